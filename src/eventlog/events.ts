@@ -1,0 +1,124 @@
+import { z } from 'zod';
+
+/**
+ * The event log's contract: every reader (projections, `palisade events`, `palisade history`,
+ * the rollout on restart) parses events with these schemas. Bump `version` of an event type
+ * when its payload changes incompatibly and keep reading the old one.
+ */
+
+const Envelope = {
+  /** Position in the log, gap-free, starting at 1. */
+  seq: z.number().int().positive(),
+  /** ISO-8601 time the event was appended. */
+  time: z.string(),
+  version: z.literal(1),
+  /** Commit id the event belongs to. */
+  revision: z.string(),
+  /** Idempotency key: redoing work after a crash never appends the same key twice. */
+  key: z.string().min(1),
+};
+
+export const ModelErrorRecord = z.object({
+  code: z.string(),
+  file: z.string(),
+  line: z.number().int(),
+  col: z.number().int(),
+  kind: z.string().optional(),
+  name: z.string().optional(),
+  field: z.string().optional(),
+  message: z.string(),
+});
+export type ModelErrorRecord = z.infer<typeof ModelErrorRecord>;
+
+export const ResourceChange = z.object({
+  /** `Kind/name`. */
+  key: z.string(),
+  change: z.enum(['added', 'removed', 'modified']),
+  file: z.string().optional(),
+  /** The validated resource (normalised form) for added/modified, so replay needs no Git. */
+  resource: z.unknown().optional(),
+  source: z.object({ file: z.string(), line: z.number(), col: z.number() }).optional(),
+});
+export type ResourceChange = z.infer<typeof ResourceChange>;
+
+export const CheckOutcome = z.object({
+  name: z.string(),
+  ok: z.boolean(),
+  detail: z.string(),
+  durationMs: z.number().optional(),
+});
+export type CheckOutcome = z.infer<typeof CheckOutcome>;
+
+export const CommitObserved = z.object({
+  ...Envelope,
+  type: z.literal('CommitObserved'),
+  parent: z.string().nullable(),
+  author: z.string(),
+  message: z.string(),
+  committedAt: z.string(),
+});
+
+export const ResourcesChanged = z.object({
+  ...Envelope,
+  type: z.literal('ResourcesChanged'),
+  /** The revision the changes are relative to (null: from nothing). */
+  base: z.string().nullable(),
+  changes: z.array(ResourceChange),
+});
+
+export const CommitRejected = z.object({
+  ...Envelope,
+  type: z.literal('CommitRejected'),
+  errors: z.array(ModelErrorRecord),
+});
+
+export const HistoryRewritten = z.object({
+  ...Envelope,
+  type: z.literal('HistoryRewritten'),
+  previousHead: z.string(),
+  newHead: z.string(),
+});
+
+export const RolloutStarted = z.object({
+  ...Envelope,
+  type: z.literal('RolloutStarted'),
+  waves: z.array(z.object({ name: z.string(), hosts: z.array(z.string()) })),
+});
+
+export const HostTransition = z.object({
+  ...Envelope,
+  type: z.literal('HostTransition'),
+  host: z.string(),
+  wave: z.number().int().nonnegative(),
+  from: z.string(),
+  to: z.string(),
+  reason: z.string().optional(),
+  checks: z.array(CheckOutcome).optional(),
+  /** Hash of the ruleset this transition applied or restored. */
+  rulesetHash: z.string().optional(),
+});
+
+export const RolloutFinished = z.object({
+  ...Envelope,
+  type: z.literal('RolloutFinished'),
+  outcome: z.enum(['completed', 'halted', 'aborted', 'superseded']),
+  failedHosts: z.array(z.string()),
+  durationMs: z.number().nonnegative(),
+});
+
+export const PalisadeEvent = z.discriminatedUnion('type', [
+  CommitObserved,
+  ResourcesChanged,
+  CommitRejected,
+  HistoryRewritten,
+  RolloutStarted,
+  HostTransition,
+  RolloutFinished,
+]);
+export type PalisadeEvent = z.infer<typeof PalisadeEvent>;
+export type EventType = PalisadeEvent['type'];
+export type EventOf<T extends EventType> = Extract<PalisadeEvent, { type: T }>;
+
+type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
+/** What a writer hands to the store: the store assigns `seq` and `time`. */
+export type EventDraft = DistributiveOmit<PalisadeEvent, 'seq' | 'time' | 'version'>;
