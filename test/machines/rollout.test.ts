@@ -1,0 +1,107 @@
+import { describe, expect, it } from 'vitest';
+import { createActor, fromPromise, toPromise } from 'xstate';
+import { hostMachine, type CheckRound, type EffectInput } from '../../machines/host.js';
+import { rolloutMachine, type RolloutInput } from '../../machines/rollout.js';
+
+/** A fleet where `bad` hosts fail verification after apply; every effect call is recorded. */
+function fleet(bad: Set<string>, unreachable = new Set<string>()) {
+  const calls: string[] = [];
+  const applied = new Set<string>();
+  const round = (ok: boolean): CheckRound => ({ ok, checks: [{ name: 'tcp/22', ok, detail: ok ? 'connected' : 'timed out' }] });
+  const host = hostMachine.provide({
+    actors: {
+      preflight: fromPromise(async ({ input }: { input: EffectInput }) => {
+        calls.push(`preflight ${input.host}`);
+        return round(!unreachable.has(input.host));
+      }),
+      apply: fromPromise(async ({ input }: { input: EffectInput }) => {
+        calls.push(`apply ${input.host}`);
+        applied.add(input.host);
+        return { rulesetHash: `h-${input.revision}` };
+      }),
+      verify: fromPromise(async ({ input }: { input: EffectInput }) => {
+        calls.push(`verify ${input.host}`);
+        return round(!(bad.has(input.host) && applied.has(input.host)));
+      }),
+      restore: fromPromise(async ({ input }: { input: EffectInput }) => {
+        calls.push(`restore ${input.host}`);
+        applied.delete(input.host);
+        return { rulesetHash: 'previous' };
+      }),
+    },
+  });
+  return { calls, machine: rolloutMachine.provide({ actors: { host } }) };
+}
+
+const input = (over: Partial<RolloutInput> = {}): RolloutInput => ({
+  revision: 'r1',
+  waves: [
+    { name: 'canary', hosts: ['a'] },
+    { name: 'rest', hosts: ['b', 'c'] },
+  ],
+  concurrency: 2,
+  maxFailures: 0,
+  soakMs: 0,
+  soakIntervalMs: 10,
+  ...over,
+});
+
+describe('rollout machine', () => {
+  it('confirms every host, canary wave first', async () => {
+    const { calls, machine } = fleet(new Set());
+    const out = await toPromise(createActor(machine, { input: input() }).start());
+    expect(out.outcome).toBe('completed');
+    expect(Object.values(out.results).map((r) => r.result)).toEqual(['confirmed', 'confirmed', 'confirmed']);
+    expect(calls.indexOf('apply a')).toBeLessThan(calls.indexOf('apply b'));
+    expect(calls.filter((c) => c.startsWith('verify a')).length).toBeGreaterThanOrEqual(1);
+  });
+
+  it('rolls back a failing canary and never touches later waves', async () => {
+    const { calls, machine } = fleet(new Set(['a']));
+    const out = await toPromise(createActor(machine, { input: input() }).start());
+    expect(out.outcome).toBe('halted');
+    expect(out.failedHosts).toEqual(['a']);
+    expect(out.results.a?.result).toBe('rolledBack');
+    expect(out.results.a?.reason).toMatch(/checks failed after apply: tcp\/22: timed out/);
+    expect(calls).toContain('restore a');
+    expect(calls.some((c) => c.endsWith(' b') || c.endsWith(' c'))).toBe(false);
+  });
+
+  it('tolerates failures up to maxFailures and continues', async () => {
+    const { machine } = fleet(new Set(['b']));
+    const out = await toPromise(createActor(machine, { input: input({ maxFailures: 1 }) }).start());
+    expect(out.outcome).toBe('completed');
+    expect(out.failedHosts).toEqual(['b']);
+  });
+
+  it('marks a host unreachable when its baseline fails, without applying', async () => {
+    const { calls, machine } = fleet(new Set(), new Set(['a']));
+    const out = await toPromise(createActor(machine, { input: input() }).start());
+    expect(out.results.a?.result).toBe('unreachable');
+    expect(calls).not.toContain('apply a');
+    expect(out.outcome).toBe('halted');
+  });
+
+  it('respects per-wave concurrency', async () => {
+    let inFlight = 0;
+    let peak = 0;
+    const host = hostMachine.provide({
+      actors: {
+        preflight: fromPromise<CheckRound>(async () => ({ ok: true, checks: [] })),
+        apply: fromPromise(async () => {
+          inFlight++;
+          peak = Math.max(peak, inFlight);
+          await new Promise((r) => setTimeout(r, 5));
+          inFlight--;
+          return { rulesetHash: 'x' };
+        }),
+        verify: fromPromise<CheckRound>(async () => ({ ok: true, checks: [] })),
+        restore: fromPromise(async () => ({ rulesetHash: 'x' })),
+      },
+    });
+    const waves = [{ name: 'all', hosts: ['a', 'b', 'c', 'd', 'e'] }];
+    const out = await toPromise(createActor(rolloutMachine.provide({ actors: { host } }), { input: input({ waves, concurrency: 2 }) }).start());
+    expect(out.outcome).toBe('completed');
+    expect(peak).toBe(2);
+  });
+});
