@@ -87,16 +87,16 @@ describe('rollout machine', () => {
     let peak = 0;
     const host = hostMachine.provide({
       actors: {
-        preflight: fromPromise<CheckRound>(async () => ({ ok: true, checks: [] })),
-        apply: fromPromise(async () => {
+        preflight: fromPromise<CheckRound, EffectInput>(async () => ({ ok: true, checks: [] })),
+        apply: fromPromise<{ rulesetHash: string }, EffectInput>(async () => {
           inFlight++;
           peak = Math.max(peak, inFlight);
           await new Promise((r) => setTimeout(r, 5));
           inFlight--;
           return { rulesetHash: 'x' };
         }),
-        verify: fromPromise<CheckRound>(async () => ({ ok: true, checks: [] })),
-        restore: fromPromise(async () => ({ rulesetHash: 'x' })),
+        verify: fromPromise<CheckRound, EffectInput>(async () => ({ ok: true, checks: [] })),
+        restore: fromPromise<{ rulesetHash: string }, EffectInput>(async () => ({ rulesetHash: 'x' })),
       },
     });
     const waves = [{ name: 'all', hosts: ['a', 'b', 'c', 'd', 'e'] }];
