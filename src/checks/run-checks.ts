@@ -1,0 +1,38 @@
+import type { CheckOutcome } from '../eventlog/events.js';
+import type { CheckSpec } from './check-spec.js';
+import type { CheckRound } from '../../machines/host.js';
+
+export interface CheckPolicy {
+  /** Attempts per check within one verify round, so one lost packet does not roll a host back. */
+  attempts: number;
+  /** Pause between attempts. */
+  retryDelayMs: number;
+}
+
+export const DEFAULT_CHECK_POLICY: CheckPolicy = { attempts: 3, retryDelayMs: 200 };
+
+/** Runs every check (retrying failures) and reports the round as one result. */
+export async function runChecks(
+  checks: readonly CheckSpec[],
+  runOne: (check: CheckSpec) => Promise<CheckOutcome>,
+  policy: CheckPolicy = DEFAULT_CHECK_POLICY,
+): Promise<CheckRound> {
+  const outcomes = await Promise.all(
+    checks.map(async (check) => {
+      let outcome = await runOne(check);
+      for (let attempt = 1; !outcome.ok && attempt < policy.attempts; attempt++) {
+        await new Promise((r) => setTimeout(r, policy.retryDelayMs));
+        outcome = await runOne(check);
+      }
+      return outcome;
+    }),
+  );
+  return { ok: outcomes.every((o) => o.ok), checks: outcomes };
+}
+
+/** Turns a probe result into the outcome a check expects (`closed` inverts). */
+export function judge(check: CheckSpec, probe: { open: boolean; ms: number; error?: string }, where: string): CheckOutcome {
+  const ok = check.expect === 'open' ? probe.open : !probe.open;
+  const seen = probe.open ? 'open' : `closed (${probe.error ?? 'no answer'})`;
+  return { name: check.name, ok, detail: `tcp/${check.port} ${where}: ${seen}, expected ${check.expect}`, durationMs: probe.ms };
+}

@@ -1,0 +1,151 @@
+import { execFile, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { promisify } from 'node:util';
+import { z } from 'zod';
+import { LAB_SERVICE_SOURCE } from './lab-service.js';
+
+const run = promisify(execFile);
+
+/**
+ * A lab: hosts as network namespaces joined by a bridge that lives in a namespace of its own,
+ * so nothing in the root namespace is created, changed or routed. Addresses come from
+ * 198.18.0.0/15 (RFC 2544 benchmarking space) and no namespace has a default route.
+ */
+
+export const LAB_SUBNET = '198.18.0.0/24';
+export const LAB_PREFIX = 24;
+export const MANAGEMENT_ADDRESS = '198.18.0.1';
+/** Ports the stand-in service listens on in every host: 22 plays sshd. */
+export const LAB_SERVICE_PORTS = [22, 80, 8080] as const;
+
+export const LabHost = z.object({ name: z.string(), namespace: z.string(), address: z.string(), iface: z.string() });
+export type LabHost = z.infer<typeof LabHost>;
+
+export const LabDescription = z.object({
+  id: z.string(),
+  bridgeNamespace: z.string(),
+  management: z.object({ namespace: z.string(), address: z.string() }),
+  hosts: z.array(LabHost),
+});
+export type LabDescription = z.infer<typeof LabDescription>;
+
+export class LabError extends Error {
+  constructor(
+    readonly code: 'LAB_NOT_ROOT' | 'LAB_COMMAND_FAILED' | 'LAB_TOOL_MISSING',
+    message: string,
+  ) {
+    super(message);
+    this.name = 'LabError';
+  }
+}
+
+async function ip(args: string[]): Promise<void> {
+  try {
+    await run('ip', args, { timeout: 10_000 });
+  } catch (e) {
+    const err = e as { stderr?: string; message: string };
+    throw new LabError('LAB_COMMAND_FAILED', `ip ${args.join(' ')}: ${(err.stderr ?? err.message).trim()}`);
+  }
+}
+
+/** Can this process build namespaces and load nft rules? Says why not when it cannot. */
+export async function labPrerequisites(): Promise<{ ok: true } | { ok: false; why: string }> {
+  if (process.getuid?.() !== 0) return { ok: false, why: 'not running as root (network namespaces and nftables need CAP_NET_ADMIN)' };
+  for (const tool of ['ip', 'nft']) {
+    try {
+      await run(tool, ['-V'], { timeout: 5000 });
+    } catch {
+      return { ok: false, why: `'${tool}' is not installed (Debian: apt-get install ${tool === 'ip' ? 'iproute2' : 'nftables'})` };
+    }
+  }
+  return { ok: true };
+}
+
+/** Address of the i-th lab host (0-based): .11, .12, … */
+export const hostAddress = (index: number) => `198.18.0.${11 + index}`;
+
+export async function labUp(hostNames: readonly string[], opts: { id?: string } = {}): Promise<LabDescription> {
+  const pre = await labPrerequisites();
+  if (!pre.ok) throw new LabError('LAB_NOT_ROOT', `cannot build a lab: ${pre.why}`);
+  if (hostNames.length > 200) throw new LabError('LAB_COMMAND_FAILED', 'a lab holds at most 200 hosts');
+  const id = opts.id ?? randomBytes(3).toString('hex');
+  const lab: LabDescription = {
+    id,
+    bridgeNamespace: `pal-${id}-br`,
+    management: { namespace: `pal-${id}-mgmt`, address: MANAGEMENT_ADDRESS },
+    hosts: hostNames.map((name, i) => ({ name, namespace: `pal-${id}-${name}`, address: hostAddress(i), iface: 'eth0' })),
+  };
+  try {
+    const br = lab.bridgeNamespace;
+    await ip(['netns', 'add', br]);
+    await ip(['-n', br, 'link', 'set', 'lo', 'up']);
+    await ip(['-n', br, 'link', 'add', 'br0', 'type', 'bridge']);
+    await ip(['-n', br, 'link', 'set', 'br0', 'up']);
+    const members = [{ namespace: lab.management.namespace, address: lab.management.address }, ...lab.hosts];
+    for (const [i, m] of members.entries()) {
+      const peer = `p${i}`;
+      await ip(['netns', 'add', m.namespace]);
+      await ip(['-n', m.namespace, 'link', 'set', 'lo', 'up']);
+      // Created inside the member namespace with its peer placed straight into the bridge's:
+      // no interface ever appears in the root namespace.
+      await ip(['-n', m.namespace, 'link', 'add', 'eth0', 'type', 'veth', 'peer', 'name', peer, 'netns', br]);
+      await ip(['-n', m.namespace, 'addr', 'add', `${m.address}/${LAB_PREFIX}`, 'dev', 'eth0']);
+      await ip(['-n', m.namespace, 'link', 'set', 'eth0', 'up']);
+      await ip(['-n', br, 'link', 'set', peer, 'master', 'br0']);
+      await ip(['-n', br, 'link', 'set', peer, 'up']);
+    }
+    await Promise.all(lab.hosts.map((h) => startLabService(h.namespace)));
+    return lab;
+  } catch (e) {
+    await labDown(lab);
+    throw e;
+  }
+}
+
+/** The stand-in sshd (and a web port) in a host namespace, detached so the lab outlives the CLI. */
+async function startLabService(namespace: string): Promise<void> {
+  const child = spawn('ip', ['netns', 'exec', namespace, process.execPath, '-e', LAB_SERVICE_SOURCE, ...LAB_SERVICE_PORTS.map(String)], {
+    detached: true,
+    stdio: ['ignore', 'pipe', 'ignore'],
+  });
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new LabError('LAB_COMMAND_FAILED', `lab service in ${namespace} did not start within 10 s`)), 10_000);
+    child.stdout.once('data', () => {
+      clearTimeout(timer);
+      resolve();
+    });
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new LabError('LAB_COMMAND_FAILED', `lab service in ${namespace} exited with ${code}`));
+    });
+  });
+  child.stdout.destroy();
+  child.removeAllListeners('exit');
+  child.unref();
+}
+
+/** Removes every namespace of the lab and the processes inside; safe to call twice. */
+export async function labDown(lab: LabDescription): Promise<void> {
+  const namespaces = [...lab.hosts.map((h) => h.namespace), lab.management.namespace, lab.bridgeNamespace];
+  for (const ns of namespaces) {
+    const pids = await run('ip', ['netns', 'pids', ns], { timeout: 5000 }).then((r) => r.stdout.split(/\s+/).filter(Boolean).map(Number), () => []);
+    for (const pid of pids) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        // already gone
+      }
+    }
+    await run('ip', ['netns', 'del', ns], { timeout: 5000 }).catch(() => undefined);
+  }
+}
+
+/** Namespaces left behind by labs whose process died before tearing down (`pal-<id>-…`). */
+export async function listLabNamespaces(id?: string): Promise<string[]> {
+  const { stdout } = await run('ip', ['netns', 'list'], { timeout: 5000 });
+  const prefix = id ? `pal-${id}-` : 'pal-';
+  return stdout
+    .split('\n')
+    .map((l) => l.split(' ')[0] ?? '')
+    .filter((n) => n.startsWith(prefix));
+}
