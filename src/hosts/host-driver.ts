@@ -1,0 +1,34 @@
+import type { CheckOutcome } from '../eventlog/events.js';
+import type { CheckSpec } from '../checks/check-spec.js';
+
+/** An interface of a host as read at apply time (which HEP governs it depends on this). */
+export interface HostInterface {
+  name: string;
+  addresses: string[];
+}
+
+/** A compiled ruleset ready for one host: the nft text, its hash, and the IR it came from. */
+export interface Ruleset {
+  hash: string;
+  text: string;
+  /** The compiled per-host program; the simulated host evaluates packets against it. */
+  program: unknown;
+}
+
+/**
+ * Everything the rollout needs from a host, and nothing more: the lab-namespace host, the
+ * simulated host and (later) the agent-backed host implement it.
+ * `current()` returns an opaque snapshot of what Palisade's table holds now (`null`: no table),
+ * which `restore()` puts back exactly.
+ */
+export interface HostDriver {
+  readonly name: string;
+  /** The address the management network reaches the host at. */
+  readonly address: string;
+  readonly simulated: boolean;
+  readInterfaces(): Promise<HostInterface[]>;
+  current(): Promise<string | null>;
+  apply(ruleset: Ruleset): Promise<void>;
+  restore(snapshot: string | null): Promise<void>;
+  check(check: CheckSpec): Promise<CheckOutcome>;
+}

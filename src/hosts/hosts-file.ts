@@ -1,0 +1,54 @@
+import { readFile } from 'node:fs/promises';
+import { z } from 'zod';
+
+/**
+ * The reconciler's own view of where hosts are and how to reach them (`--hosts FILE`): kept
+ * out of the policy repository, which says what hosts should enforce, not where they live.
+ */
+export const HostEntry = z.discriminatedUnion('kind', [
+  z.strictObject({
+    kind: z.literal('netns'),
+    name: z.string().min(1),
+    namespace: z.string().min(1),
+    address: z.string().min(1),
+  }),
+  z.strictObject({
+    kind: z.literal('simulated'),
+    name: z.string().min(1),
+    address: z.string().min(1),
+    interfaces: z.array(z.strictObject({ name: z.string(), addresses: z.array(z.string()) })),
+  }),
+]);
+export type HostEntry = z.infer<typeof HostEntry>;
+
+export const HostsFile = z.strictObject({
+  /** Where controller-vantage checks run from: a namespace, or this process when omitted. */
+  management: z.strictObject({ namespace: z.string().optional(), address: z.string() }),
+  hosts: z.array(HostEntry).min(1, 'a hosts file lists at least one host'),
+});
+export type HostsFile = z.infer<typeof HostsFile>;
+
+export class HostsFileError extends Error {
+  readonly code = 'HOSTS_FILE_INVALID';
+  constructor(message: string) {
+    super(message);
+    this.name = 'HostsFileError';
+  }
+}
+
+export async function readHostsFile(file: string): Promise<HostsFile> {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(await readFile(file, 'utf8'));
+  } catch (e) {
+    throw new HostsFileError(`${file}: cannot read hosts file: ${(e as Error).message}`);
+  }
+  const parsed = HostsFile.safeParse(raw);
+  if (!parsed.success) {
+    throw new HostsFileError(parsed.error.issues.map((i) => `${file}: ${i.path.join('.') || '(root)'}: ${i.message}`).join('\n'));
+  }
+  const names = parsed.data.hosts.map((h) => h.name);
+  const dup = names.find((n, i) => names.indexOf(n) !== i);
+  if (dup) throw new HostsFileError(`${file}: hosts: host '${dup}' is listed twice`);
+  return parsed.data;
+}
