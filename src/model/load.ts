@@ -3,7 +3,7 @@ import { join, sep } from 'node:path';
 import type { z } from 'zod';
 import type { SourceLocation } from '../state/desired-state.js';
 import { decodePolicyFile, lineColOfByte, MAX_FILE_BYTES } from './decode.js';
-import { fieldPath, type ModelError } from './errors.js';
+import { fieldPath, ModelValidationError, type ModelError } from './errors.js';
 import { missingTierErrors, repositoryErrors, repositoryWarnings, type Located } from './repository-rules.js';
 import { resourceIssues } from './resource-rules.js';
 import { API_VERSION, RESOURCE_KINDS, RESOURCE_SCHEMAS, type Resource, type ResourceKind } from './schemas.js';
@@ -178,4 +178,16 @@ export async function loadPolicyDirectory(dir: string, opts: LoadOptions = {}): 
   await walk(root, dir);
   const result = loadPolicyFiles(files, opts);
   return { ...result, errors: byPosition([...early, ...result.errors]) };
+}
+
+/** Parses and validates one YAML or JSON text as a whole repository. */
+export function parsePolicyText(text: string, file = '<input>', opts: LoadOptions = {}): LoadResult {
+  return loadPolicyFiles([{ path: file, content: text }], opts);
+}
+
+/** Like `parsePolicyText`, but returns just the resources and throws `ModelValidationError` on any error. */
+export function parseResourcesOrThrow(text: string, file = '<input>', opts: LoadOptions = {}): Resource[] {
+  const { resources, errors } = parsePolicyText(text, file, opts);
+  if (errors.length > 0) throw new ModelValidationError(errors);
+  return resources.map((l) => l.resource);
 }
