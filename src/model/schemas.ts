@@ -84,6 +84,16 @@ export const SelectorText = z.string().superRefine((text, ctx) => {
   }
 });
 
+/** The tree of a selector already reported by `SelectorText` when it does not parse. */
+function astOrUndefined(text: string | undefined) {
+  if (text === undefined) return undefined;
+  try {
+    return parseSelector(text).ast;
+  } catch {
+    return undefined;
+  }
+}
+
 const GLOBAL_ONLY_IN_NAMESPACE_SELECTOR = 'global() can only be used in an EntityRule namespaceSelector';
 
 /** A rule CIDR: explicit prefix and zero host bits (`1.2.3.4/24` is rejected, as in Calico). */
@@ -119,13 +129,11 @@ export const EntityRule = strictObject({
 }).superRefine((e, ctx) => {
   const issue = (path: (string | number)[], message: string) => ctx.addIssue({ code: 'custom', message, path });
   for (const field of ['selector', 'notSelector'] as const) {
-    const text = e[field];
-    if (text !== undefined && usesGlobal(parseSelector(text).ast)) issue([field], GLOBAL_ONLY_IN_NAMESPACE_SELECTOR);
+    const ast = astOrUndefined(e[field]);
+    if (ast && usesGlobal(ast)) issue([field], GLOBAL_ONLY_IN_NAMESPACE_SELECTOR);
   }
-  if (e.namespaceSelector !== undefined) {
-    const ast = parseSelector(e.namespaceSelector).ast;
-    if (ast.op !== 'global' && usesGlobal(ast)) issue(['namespaceSelector'], 'global() cannot be combined with other selectors');
-  }
+  const ns = astOrUndefined(e.namespaceSelector);
+  if (ns && ns.op !== 'global' && usesGlobal(ns)) issue(['namespaceSelector'], 'global() cannot be combined with other selectors');
   // 3.29.6 rejects a catch-all negation: it makes the rule match nothing.
   e.notNets.forEach((n, i) => {
     if (n === '0.0.0.0/0' || n === '::/0') issue(['notNets', i], 'catch-all CIDR in negation creates logical contradiction (matches no traffic)');
