@@ -4,7 +4,7 @@ import type { z } from 'zod';
 import type { SourceLocation } from '../state/desired-state.js';
 import { decodePolicyFile, lineColOfByte, MAX_FILE_BYTES } from './decode.js';
 import { fieldPath, ModelValidationError, type ModelError } from './errors.js';
-import { missingTierErrors, repositoryErrors, repositoryWarnings, type Located } from './repository-rules.js';
+import { identity, missingTierErrors, repositoryErrors, repositoryWarnings, type Located } from './repository-rules.js';
 import { resourceIssues } from './resource-rules.js';
 import { API_VERSION, RESOURCE_KINDS, RESOURCE_SCHEMAS, type Resource, type ResourceKind } from './schemas.js';
 import { UNKNOWN_KEYS_SEPARATOR } from './strict.js';
@@ -68,6 +68,9 @@ export function loadPolicyFiles(files: readonly LoadedFile[], opts: LoadOptions 
     errors.push(...invalid, ...tierErrors);
   }
   errors.push(...repositoryErrors(resources));
+  // A name defined twice is an error above; later definitions are not passed on as resources.
+  const seen = new Set<string>();
+  resources = resources.filter((l) => !seen.has(identity(l.resource)) && seen.add(identity(l.resource)));
   warnings.push(...repositoryWarnings(resources));
   return { resources, errors: byPosition(errors), warnings: byPosition(warnings) };
 }

@@ -19,7 +19,7 @@ const problem = (code: ModelErrorCode, { resource, source }: Located, message: s
 });
 
 /** The identity Calico stores a resource under; two resources with one identity collide. */
-function identity(r: Resource): string {
+export function identity(r: Resource): string {
   switch (r.kind) {
     case 'GlobalNetworkPolicy':
       return `${r.kind}/${storedPolicyName(r.metadata.name, r.spec.tier)}`;
@@ -73,7 +73,7 @@ export function repositoryWarnings(all: readonly Located[]): ModelError[] {
   for (const l of all) {
     const r = l.resource;
     if (r.kind === 'FelixConfiguration') {
-      const ignored = Object.keys(r.spec).filter((k) => !ACTED_ON.has(k) && (r.spec as Record<string, unknown>)[k] !== undefined);
+      const ignored = Object.keys(r.spec).filter((k) => !ACTED_ON.has(k) && (r.spec as Record<string, unknown>)[k] !== undefined).sort();
       if (ignored.length > 0) warnings.push(problem('FELIX_FIELDS_IGNORED', l, `accepted but not acted on by Palisade: ${ignored.join(', ')}`, 'spec'));
       if (r.metadata.name !== 'default' && !r.metadata.name.startsWith('node.')) {
         warnings.push(problem('FELIX_CONFIG_UNUSED', l, "Felix reads only the FelixConfiguration named 'default' and 'node.<nodename>'; this one has no effect", 'metadata.name'));
