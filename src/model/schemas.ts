@@ -256,6 +256,15 @@ function defaultTypes(spec: { types?: PolicyType[] | undefined; egress: Rule[]; 
   return spec.ingress.length === 0 ? ['Egress'] : ['Ingress', 'Egress'];
 }
 
+/**
+ * Applies the client's defaults. The leading keys fix the output's key order, so a policy prints
+ * the same whether or not its YAML spelled out `types`.
+ */
+function withDefaults<S extends { tier: string; order: number | null; selector: string; types?: PolicyType[] | undefined; ingress: Rule[]; egress: Rule[] }>(spec: S) {
+  const fixed = { tier: spec.tier || 'default', order: spec.order, selector: spec.selector || 'all()', types: defaultTypes(spec) };
+  return Object.assign({ ...fixed }, spec, fixed);
+}
+
 const Order = z.number({ error: 'order must be a number' }).nullable().default(null);
 
 /** A policy selector: parses, and `global()` (as a substring, like Calico) is not allowed. */
@@ -316,7 +325,7 @@ export const GlobalNetworkPolicySpec = strictObject({
     const hints = spec.performanceHints ?? [];
     if (new Set(hints).size !== hints.length) issue(['performanceHints'], 'performance hints must be unique');
   })
-  .transform((spec) => ({ ...spec, tier: spec.tier || 'default', selector: spec.selector || 'all()', types: defaultTypes(spec) }));
+  .transform((spec) => withDefaults(spec));
 export type GlobalNetworkPolicySpec = z.output<typeof GlobalNetworkPolicySpec>;
 
 export const NetworkPolicySpec = strictObject({
@@ -330,7 +339,7 @@ export const NetworkPolicySpec = strictObject({
   performanceHints: PerformanceHints.optional(),
 })
   .superRefine((spec, ctx) => checkPolicyCommon(spec, (path, message) => ctx.addIssue({ code: 'custom', message, path }), false))
-  .transform((spec) => ({ ...spec, tier: spec.tier || 'default', types: defaultTypes(spec) }));
+  .transform((spec) => withDefaults(spec));
 export type NetworkPolicySpec = z.output<typeof NetworkPolicySpec>;
 
 /** A named port on a host endpoint. */
