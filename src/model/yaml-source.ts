@@ -1,0 +1,127 @@
+import { isAlias, isMap, isPair, isScalar, isSeq, LineCounter, parseAllDocuments, type Document, type Node } from 'yaml';
+
+/**
+ * Reading YAML (and JSON, which is YAML) into resource candidates that remember their nodes, so
+ * every later error can name the line and column of the field it is about.
+ */
+
+export const MAX_ALIAS_COUNT = 100;
+
+export interface YamlProblem {
+  code: 'YAML_SYNTAX' | 'DUPLICATE_KEY' | 'ALIAS_LIMIT' | 'NOT_A_RESOURCE';
+  line: number;
+  col: number;
+  message: string;
+}
+
+/** One object that claims to be a resource: its plain value plus the means to locate its fields. */
+export interface Candidate {
+  value: unknown;
+  line: number;
+  col: number;
+  /** Where `path` (as zod reports it) lies in the file; the nearest existing ancestor if absent. */
+  locate(path: readonly PropertyKey[], pointAtKey?: boolean): { line: number; col: number };
+}
+
+export interface ParsedYaml {
+  candidates: Candidate[];
+  problems: YamlProblem[];
+}
+
+const pos = (lc: LineCounter, offset: number) => {
+  const p = lc.linePos(offset);
+  return { line: p.line, col: p.col };
+};
+
+export function parseYamlResources(text: string, maxAliasCount = MAX_ALIAS_COUNT): ParsedYaml {
+  const lineCounter = new LineCounter();
+  const docs = parseAllDocuments(text, { lineCounter, uniqueKeys: true, merge: true, prettyErrors: false });
+  const candidates: Candidate[] = [];
+  const problems: YamlProblem[] = [];
+  if (!Array.isArray(docs)) return { candidates, problems };
+  for (const doc of docs) {
+    if (doc.errors.length > 0) {
+      for (const err of doc.errors) {
+        problems.push({ code: err.code === 'DUPLICATE_KEY' ? 'DUPLICATE_KEY' : 'YAML_SYNTAX', ...pos(lineCounter, err.pos[0]), message: `invalid YAML: ${err.message.replace(/ at line \d+, column \d+.*$/s, '')}` });
+      }
+      continue;
+    }
+    collect(doc, doc.contents, lineCounter, maxAliasCount, candidates, problems, false);
+  }
+  return { candidates, problems };
+}
+
+function resolve(doc: Document, node: unknown): unknown {
+  return isAlias(node) ? node.resolve(doc) : node;
+}
+
+function collect(doc: Document, raw: unknown, lc: LineCounter, maxAliasCount: number, out: Candidate[], problems: YamlProblem[], inList: boolean): void {
+  const node = resolve(doc, raw);
+  if (node === null || node === undefined || (isScalar(node) && node.value === null)) return;
+  const at = startOf(node, lc);
+  if (isSeq(node)) {
+    for (const item of node.items) collect(doc, item, lc, maxAliasCount, out, problems, true);
+    return;
+  }
+  if (!isMap(node)) {
+    problems.push({ code: 'NOT_A_RESOURCE', ...at, message: `expected a resource (a mapping with apiVersion, kind, metadata and spec)${inList ? '' : ' or a list of resources'}` });
+    return;
+  }
+  let value: unknown;
+  try {
+    value = (node as Node).toJS(doc, { maxAliasCount });
+  } catch (e) {
+    if (e instanceof ReferenceError && /alias/i.test(e.message)) {
+      problems.push({ code: 'ALIAS_LIMIT', ...at, message: `too many alias expansions (more than ${maxAliasCount}); refusing a possible resource exhaustion attack` });
+      return;
+    }
+    throw e;
+  }
+  // `kind: List` (kubectl/calicoctl output) holds resources in `items`.
+  const obj = value as Record<string, unknown>;
+  if (obj.kind === 'List' || (typeof obj.kind === 'string' && obj.kind.endsWith('List') && 'items' in obj)) {
+    const items = node.get('items', true);
+    if (!isSeq(resolve(doc, items))) {
+      problems.push({ code: 'NOT_A_RESOURCE', ...at, message: 'a List must have an `items` sequence' });
+      return;
+    }
+    collect(doc, items, lc, maxAliasCount, out, problems, true);
+    return;
+  }
+  out.push({ value, ...at, locate: (path, pointAtKey) => locate(doc, node, path, lc, pointAtKey ?? false) });
+}
+
+function startOf(node: unknown, lc: LineCounter): { line: number; col: number } {
+  const range = (node as { range?: [number, number, number] }).range;
+  return range ? pos(lc, range[0]) : { line: 1, col: 1 };
+}
+
+/**
+ * Walks `path` through the YAML nodes. A scalar value is reported at the value itself; a block
+ * value (map or sequence) at its key, which is the line the operator reads as "the field".
+ */
+function locate(doc: Document, root: unknown, path: readonly PropertyKey[], lc: LineCounter, pointAtKey: boolean): { line: number; col: number } {
+  let node = root;
+  let best = startOf(root, lc);
+  for (let i = 0; i < path.length; i++) {
+    const seg = path[i];
+    const current = resolve(doc, node);
+    const last = i === path.length - 1;
+    if (isMap(current)) {
+      const pair = current.items.find((p) => isPair(p) && isScalar(p.key) && String(p.key.value) === String(seg));
+      if (!pair) return best;
+      const value = resolve(doc, pair.value);
+      best = last && (pointAtKey || !value || !isScalar(value)) ? startOf(pair.key, lc) : value ? startOf(value, lc) : startOf(pair.key, lc);
+      if (!last && value && !isScalar(value)) best = startOf(pair.key, lc);
+      node = pair.value;
+    } else if (isSeq(current) && typeof seg === 'number') {
+      const item = current.items[seg];
+      if (item === undefined) return best;
+      best = startOf(resolve(doc, item), lc);
+      node = item;
+    } else {
+      return best;
+    }
+  }
+  return best;
+}
