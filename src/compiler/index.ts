@@ -1,0 +1,2 @@
+export { compileHost, compileHosts, resolveInterfaces } from './compile.js';
+export * from './ir.js';
