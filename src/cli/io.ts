@@ -4,6 +4,14 @@ export interface CommandIO {
   stderr: { write(chunk: string): unknown };
 }
 
+/** A usage or input error the CLI prints without a stack trace (exit code 2 unless given). */
 export class UsageError extends Error {
   readonly code = 'USAGE';
+  constructor(
+    message: string,
+    readonly exitCode = 2,
+  ) {
+    super(message);
+    this.name = 'UsageError';
+  }
 }
