@@ -1,21 +1,43 @@
 import { z } from 'zod';
+import { Duration } from '../rollout/duration.js';
 
 /**
  * A connectivity check. `vantage: controller` runs from the management network towards the
  * host (can the operator still reach it?); `vantage: host` runs from the host outwards (can it
  * still reach its store, DNS, the Git remote?). `expect: closed` proves a deny works too.
  */
-export const CheckSpec = z.strictObject({
+const common = {
   name: z.string().min(1),
-  kind: z.literal('tcp'),
-  port: z.number().int().min(1).max(65535),
   /** Address to reach; for the controller vantage the host's own address by default. */
   target: z.string().optional(),
   vantage: z.enum(['controller', 'host']).default('controller'),
   expect: z.enum(['open', 'closed']).default('open'),
   timeoutMs: z.number().int().positive().default(2000),
-});
+  /** The same, written as a duration in palisade.yaml (`timeout: 2s`). */
+  timeout: Duration.optional(),
+};
+
+export const CheckSpec = z
+  .discriminatedUnion('kind', [
+    z.strictObject({ ...common, kind: z.literal('tcp'), port: z.number().int().min(1).max(65535) }),
+    /** The server's SSH banner arrives: more than an open port, a live sshd. */
+    z.strictObject({ ...common, kind: z.literal('ssh'), port: z.number().int().min(1).max(65535).default(22) }),
+    /** A UDP DNS query gets an answer (any rcode). */
+    z.strictObject({ ...common, kind: z.literal('dns'), port: z.number().int().min(1).max(65535).default(53), query: z.string().default('.') }),
+    /** ICMP echo. */
+    z.strictObject({ ...common, kind: z.literal('icmp') }),
+    /** An HTTP GET answers with the expected status. */
+    z.strictObject({
+      ...common,
+      kind: z.literal('http'),
+      port: z.number().int().min(1).max(65535).default(80),
+      path: z.string().startsWith('/').default('/'),
+      status: z.number().int().min(100).max(599).default(200),
+    }),
+  ])
+  .transform(({ timeout, ...check }) => (timeout === undefined ? check : { ...check, timeoutMs: Math.max(1, timeout) }));
 export type CheckSpec = z.output<typeof CheckSpec>;
+export type CheckKind = CheckSpec['kind'];
 
 /** The check that is always on: SSH from the management network must keep working. */
 export const SSH_FAILSAFE_CHECK: CheckSpec = CheckSpec.parse({ name: 'ssh-from-management', kind: 'tcp', port: 22 });

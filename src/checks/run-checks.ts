@@ -30,9 +30,23 @@ export async function runChecks(
   return { ok: outcomes.every((o) => o.ok), checks: outcomes };
 }
 
+/** `tcp/22`, `icmp`, `http/80 GET /`: how a check is named in details and logs. */
+export function describeCheck(check: CheckSpec): string {
+  switch (check.kind) {
+    case 'icmp':
+      return 'icmp echo';
+    case 'http':
+      return `http/${check.port} GET ${check.path}`;
+    case 'dns':
+      return `dns/${check.port} ${check.query}`;
+    default:
+      return `${check.kind}/${check.port}`;
+  }
+}
+
 /** Turns a probe result into the outcome a check expects (`closed` inverts). */
 export function judge(check: CheckSpec, probe: { open: boolean; ms: number; error?: string }, where: string): CheckOutcome {
   const ok = check.expect === 'open' ? probe.open : !probe.open;
   const seen = probe.open ? 'open' : `closed (${probe.error ?? 'no answer'})`;
-  return { name: check.name, ok, detail: `tcp/${check.port} ${where}: ${seen}, expected ${check.expect}`, durationMs: probe.ms };
+  return { name: check.name, ok, detail: `${describeCheck(check)} ${where}: ${seen}, expected ${check.expect}`, durationMs: probe.ms };
 }

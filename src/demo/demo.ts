@@ -6,6 +6,7 @@ import { fileURLToPath } from 'node:url';
 import git from 'isomorphic-git';
 import { parseAllDocuments } from 'yaml';
 import { SSH_FAILSAFE_CHECK, CheckSpec } from '../checks/check-spec.js';
+import { describeCheck } from '../checks/run-checks.js';
 import { hostsFileForLab } from '../cli/lab.js';
 import type { CommandIO } from '../cli/io.js';
 import { openFileEventStore } from '../eventlog/file-store.js';
@@ -43,10 +44,10 @@ const FAILSAFE_POLICY_FILE = path.join('policies', 'failsafe.yaml');
 
 /** Ports probed at the end to show what the policy allows and blocks. */
 const PROBES = [
-  CheckSpec.parse({ name: 'ssh', kind: 'tcp', port: 22 }),
-  CheckSpec.parse({ name: 'http', kind: 'tcp', port: 80 }),
-  CheckSpec.parse({ name: 'http-alt', kind: 'tcp', port: 8080 }),
-];
+  { name: 'ssh', port: 22 },
+  { name: 'http', port: 80 },
+  { name: 'http-alt', port: 8080 },
+].map((p) => CheckSpec.parse({ ...p, kind: 'tcp' }));
 
 function exampleDir(): string {
   // From src/demo (tsx) or dist/src/demo (built): the package root is two or three levels up.
@@ -185,7 +186,7 @@ export async function runDemo(argv: string[], io: CommandIO): Promise<number> {
       const results = await Promise.all(PROBES.map((p) => driver.check(p)));
       const ssh = results[0]!;
       sshEverywhere &&= ssh.ok;
-      probes.push(`   ${name}: ${results.map((r, i) => `tcp/${PROBES[i]!.port} ${r.ok ? 'open' : 'blocked'}`).join(', ')}`);
+      probes.push(`   ${name}: ${results.map((r, i) => `${describeCheck(PROBES[i]!)} ${r.ok ? 'open' : 'blocked'}`).join(', ')}`);
     }
     for (const line of probes) say(line);
 

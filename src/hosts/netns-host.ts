@@ -44,6 +44,7 @@ export class NetnsHost implements HostDriver {
   }
 
   async check(check: CheckSpec): Promise<CheckOutcome> {
+    if (check.kind !== 'tcp') return { name: check.name, ok: false, detail: `check kind '${check.kind}' is not supported by lab hosts yet` };
     if (check.vantage === 'host') {
       if (!check.target) return { name: check.name, ok: false, detail: 'a host-vantage check needs a target address' };
       const probe = await tcpProbeInNamespace(this.namespace, check.target, check.port, check.timeoutMs);

@@ -40,6 +40,7 @@ export class SimulatedHost implements HostDriver {
   }
 
   async check(check: CheckSpec): Promise<CheckOutcome> {
+    if (check.kind !== 'tcp') return { name: check.name, ok: false, detail: `check kind '${check.kind}' is not supported by simulated hosts yet` };
     const inbound = check.vantage === 'controller';
     const target = check.target ?? this.address;
     const local = inbound ? target : this.address;

@@ -10,7 +10,7 @@ import type { Logger } from '../log/logger.js';
 import { loadPolicyFiles } from '../model/load.js';
 import { BeforeSnapshots } from '../rollout/before-snapshots.js';
 import { runRollout, type RolloutSettings } from '../rollout/run-rollout.js';
-import { defaultWaves } from '../rollout/waves.js';
+import { defaultRolloutConfig, parseRolloutConfig, resolveWaves, ROLLOUT_CONFIG_FILE, type FleetHost, type RolloutConfig } from '../rollout/rollout-config.js';
 import { desiredStateOf, resourceKey, type DesiredState } from '../state/desired-state.js';
 import { applyEvent, emptyProjection, isFinished, project, type Projection } from '../state/projections.js';
 
@@ -101,11 +101,12 @@ export class Reconciler {
       log.info({ event: 'CommitObserved', author: commit.author, message: commit.message.split('\n')[0] }, 'new commit');
     }
 
-    const loaded = loadPolicyFiles(await git.readFiles(revision));
-    if (loaded.errors.length > 0) {
-      await this.append([{ type: 'CommitRejected', revision, key: `${revision}:rejected`, errors: loaded.errors.map((e) => ({ ...e })) }]);
-      log.error({ event: 'CommitRejected', errors: loaded.errors.length }, `commit rejected, nothing applied: ${loaded.errors.length} error(s)`);
-      for (const e of loaded.errors) log.error({ event: 'ValidationError', file: e.file, line: e.line, col: e.col }, `${e.file}:${e.line}:${e.col}: ${e.message}`);
+    const { loaded, rollout } = readRevision(await git.readFiles(revision));
+    const errors = [...loaded.errors, ...rollout.errors];
+    if (errors.length > 0 || !rollout.config) {
+      await this.append([{ type: 'CommitRejected', revision, key: `${revision}:rejected`, errors: errors.map((e) => ({ ...e })) }]);
+      log.error({ event: 'CommitRejected', errors: errors.length }, `commit rejected, nothing applied: ${errors.length} error(s)`);
+      for (const e of errors) log.error({ event: 'ValidationError', file: e.file, line: e.line, col: e.col }, `${e.file}:${e.line}:${e.col}: ${e.message}`);
       return { revision, outcome: 'rejected', failedHosts: [] };
     }
     for (const w of loaded.warnings) log.warn({ event: 'ValidationWarning', file: w.file, line: w.line }, `${w.file}:${w.line}:${w.col}: ${w.message}`);
@@ -117,9 +118,8 @@ export class Reconciler {
       log.info({ event: 'ResourcesChanged', changes: changes.map((c) => `${c.change} ${c.key}`) }, `${changes.length} resource(s) changed`);
     }
 
-    const hosts = [...this.opts.drivers.keys()];
     const progress = this.projection.revisions.get(revision);
-    const waves = progress?.waves ?? defaultWaves(hosts);
+    const waves = progress?.waves ?? resolveWaves(rollout.config, fleetOf(desired, [...this.opts.drivers.keys()]));
     const output = await runRollout(
       revision,
       waves,
@@ -144,6 +144,22 @@ export function rulesetFor(desired: DesiredState, host: string, interfaces: Host
   const program = compileHost(desired, { node: host, interfaces });
   const text = renderNft(program);
   return { program, text, hash: rulesetHash(text) };
+}
+
+/** Splits a revision's files into the Calico resources and the rollout configuration. */
+export function readRevision(files: { path: string; content: Uint8Array }[]): {
+  loaded: ReturnType<typeof loadPolicyFiles>;
+  rollout: { config: RolloutConfig | null; errors: ReturnType<typeof parseRolloutConfig>['errors'] };
+} {
+  const configFile = files.find((f) => f.path === ROLLOUT_CONFIG_FILE);
+  const loaded = loadPolicyFiles(files.filter((f) => f !== configFile));
+  const rollout = configFile ? parseRolloutConfig(new TextDecoder().decode(configFile.content), configFile.path) : { config: defaultRolloutConfig(), errors: [] };
+  return { loaded, rollout };
+}
+
+/** Hosts with the labels of their HostEndpoints, for wave selectors. */
+export function fleetOf(desired: DesiredState, hosts: readonly string[]): FleetHost[] {
+  return hosts.map((name) => ({ name, labelSets: desired.hostEndpoints.filter((h) => h.spec.node === name).map((h) => h.metadata.labels) }));
 }
 
 function diffResources(p: Projection, next: ReturnType<typeof loadPolicyFiles>['resources']): ResourceChange[] {

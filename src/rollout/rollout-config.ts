@@ -1,0 +1,135 @@
+import { LineCounter, parseDocument } from 'yaml';
+import { z } from 'zod';
+import type { Wave } from '../../machines/rollout.js';
+import { CheckSpec } from '../checks/check-spec.js';
+import type { ModelErrorRecord } from '../eventlog/events.js';
+import { parseSelector } from '../selector/index.js';
+import { Duration } from './duration.js';
+
+/**
+ * `palisade.yaml`, next to the policies: how a revision is rolled out, reviewed in the same pull
+ * request as the policy it rolls out. Absent file = the defaults below.
+ */
+export const ROLLOUT_CONFIG_FILE = 'palisade.yaml';
+
+const selectorText = z.string().superRefine((text, ctx) => {
+  try {
+    parseSelector(text);
+  } catch (e) {
+    ctx.addIssue({ code: 'custom', message: (e as Error).message });
+  }
+});
+
+/** A wave picks hosts by one criterion; a wave with none takes every host not yet placed. */
+export const WaveSpec = z
+  .strictObject({
+    name: z.string().min(1).optional(),
+    /** Hosts with a HostEndpoint whose labels match. */
+    selector: selectorText.optional(),
+    hosts: z.array(z.string().min(1)).min(1).optional(),
+    count: z.number().int().positive().optional(),
+    percent: z.number().positive().max(100).optional(),
+    /** Overrides the rollout's `maxFailures` for this wave. */
+    maxFailures: z.number().int().nonnegative().optional(),
+  })
+  .refine((w) => [w.selector, w.hosts, w.count, w.percent].filter((c) => c !== undefined).length <= 1, {
+    message: 'a wave picks hosts by at most one of selector, hosts, count, percent',
+  });
+export type WaveSpec = z.output<typeof WaveSpec>;
+
+export const DEFAULT_WAVES: WaveSpec[] = [{ name: 'canary', count: 1 }, { name: 'wave-1', percent: 50 }, { name: 'wave-2' }];
+
+export const RolloutConfig = z.strictObject({
+  waves: z.array(WaveSpec).min(1).default(DEFAULT_WAVES),
+  /** How long a wave keeps passing its checks before the next wave starts. */
+  soak: Duration.default(0),
+  /** Pause between check rounds while soaking. */
+  soakInterval: Duration.default(1000),
+  maxFailures: z.number().int().nonnegative().default(0),
+  /** `halt`: stop, keep the waves already done. `rollback`: also undo every host confirmed for this revision. */
+  onFailure: z.enum(['halt', 'rollback']).default('halt'),
+  /** A commit arriving mid-rollout: `supersede` the current rollout once in-flight hosts settle, or `queue` it. */
+  onNewCommit: z.enum(['supersede', 'queue']).default('supersede'),
+  concurrency: z.number().int().positive().default(4),
+  timeouts: z
+    .strictObject({
+      apply: Duration.default(30_000),
+      verify: Duration.default(10_000),
+    })
+    .default({ apply: 30_000, verify: 10_000 }),
+  /** Attempts per check within one verify round, so one lost packet does not roll a host back. */
+  checkAttempts: z.number().int().positive().default(3),
+  /** Checks declared by the repository; the failsafe SSH check is always added. */
+  checks: z.array(CheckSpec).default([]),
+});
+export type RolloutConfig = z.output<typeof RolloutConfig>;
+
+export const defaultRolloutConfig = (): RolloutConfig => RolloutConfig.parse({});
+
+/** Parses palisade.yaml; errors name the file, line and column like the model's. */
+export function parseRolloutConfig(text: string, file = ROLLOUT_CONFIG_FILE): { config: RolloutConfig | null; errors: ModelErrorRecord[] } {
+  const lineCounter = new LineCounter();
+  const doc = parseDocument(text, { lineCounter, uniqueKeys: true });
+  const at = (offset: number | undefined) => {
+    const pos = lineCounter.linePos(offset ?? 0);
+    return { line: pos.line, col: pos.col };
+  };
+  if (doc.errors.length > 0) {
+    return { config: null, errors: doc.errors.map((e) => ({ code: 'YAML_SYNTAX', file, ...at(e.pos[0]), message: e.message.split('\n')[0]! })) };
+  }
+  // A cap on alias expansion keeps a hostile file from blowing up memory.
+  const parsed = RolloutConfig.safeParse(doc.toJS({ maxAliasCount: 100 }) ?? {});
+  if (parsed.success) return { config: parsed.data, errors: [] };
+  return {
+    config: null,
+    errors: parsed.error.issues.map((issue) => {
+      const node = doc.getIn(issue.path as (string | number)[], true) as { range?: [number, number, number] } | undefined;
+      const parent = doc.getIn(issue.path.slice(0, -1) as (string | number)[], true) as { range?: [number, number, number] } | undefined;
+      const field = issue.path.join('.') || '(root)';
+      return { code: 'ROLLOUT_CONFIG_INVALID', file, ...at((node ?? parent)?.range?.[0]), kind: 'RolloutConfig', field, message: `${field}: ${issue.message}` };
+    }),
+  };
+}
+
+export interface FleetHost {
+  name: string;
+  /** Labels of the host's HostEndpoints (any of them may match a wave selector). */
+  labelSets: Record<string, string>[];
+}
+
+/**
+ * Places every host in exactly one wave, in wave order: explicit hosts and selectors claim
+ * theirs, counts and percents take from the hosts not yet placed (sorted by name, so the same
+ * fleet always gets the same canary), and the first wave without a criterion takes the rest.
+ * Hosts left over after the last wave form a final `rest` wave. Empty waves are dropped.
+ */
+export function resolveWaves(config: Pick<RolloutConfig, 'waves'>, fleet: readonly FleetHost[]): Wave[] {
+  const remaining = [...fleet].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  const total = remaining.length;
+  const take = (pick: (h: FleetHost) => boolean) => {
+    const taken = remaining.filter(pick);
+    for (const h of taken) remaining.splice(remaining.indexOf(h), 1);
+    return taken.map((h) => h.name);
+  };
+  const waves: Wave[] = config.waves.map((w, i) => {
+    const name = w.name ?? `wave-${i}`;
+    if (w.hosts) return { name, hosts: take((h) => w.hosts!.includes(h.name)) };
+    if (w.selector !== undefined) {
+      const sel = parseSelector(w.selector);
+      return { name, hosts: take((h) => h.labelSets.some((l) => sel.matches(l))) };
+    }
+    if (w.count !== undefined || w.percent !== undefined) {
+      const n = w.count ?? Math.max(1, Math.ceil(((w.percent ?? 0) / 100) * total));
+      const chosen = new Set(remaining.slice(0, n));
+      return { name, hosts: take((h) => chosen.has(h)) };
+    }
+    return { name, hosts: take(() => true) };
+  });
+  if (remaining.length > 0) waves.push({ name: 'rest', hosts: take(() => true) });
+  return waves.filter((w) => w.hosts.length > 0);
+}
+
+/** `maxFailures` for each resolved wave (a wave's own setting wins over the rollout's). */
+export function waveFailureBudgets(config: RolloutConfig, waves: readonly Wave[]): number[] {
+  return waves.map((w) => config.waves.find((spec, i) => (spec.name ?? `wave-${i}`) === w.name)?.maxFailures ?? config.maxFailures);
+}
