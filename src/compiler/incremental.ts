@@ -54,7 +54,10 @@ export function affectedNodes(before: DesiredState, after: DesiredState, nodes: 
   for (const { e } of changedEntities) if (e.hep) out.add(e.hep.spec.node);
 
   for (const ctx of ctxs) {
-    const nodesOf = (p: GlobalNetworkPolicy) => ctx.state.hostEndpoints.filter((h: HostEndpoint) => ctx.selects(p, h)).map((h) => h.spec.node);
+    const nodesOf = (p: GlobalNetworkPolicy) => {
+      const sel = ctx.selector(p.spec.selector);
+      return ctx.state.hostEndpoints.filter((h: HostEndpoint) => sel.matches(ctx.hepLabels.get(h.metadata.name) ?? {})).map((h) => h.spec.node);
+    };
     for (const p of ctx.state.policies) {
       const touches =
         changedPolicies.has(p.metadata.name) ||
