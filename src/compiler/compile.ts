@@ -56,7 +56,7 @@ export function compileHostIn(ctx: CompileContext, host: HostFacts): HostProgram
   const endpoints: EndpointProgram[] = [];
   for (const { hep, interfaces: ifaces } of [...active.values()].sort((a, b) => byName(a.hep.metadata.name, b.hep.metadata.name))) {
     const wildcard = hep.spec.interfaceName === '*';
-    const applicable = state.policies.filter((p) => ctx.selects(p, hep));
+    const applicable = ctx.policiesFor(hep);
     const stages: EndpointProgram['stages'] = {};
     for (const direction of ['ingress', 'egress'] as const) {
       const type = direction === 'ingress' ? 'Ingress' : 'Egress';

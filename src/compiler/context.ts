@@ -77,10 +77,17 @@ export class CompileContext {
     return this.hepsByNode.get(node) ?? [];
   }
 
-  /** Whether a GNP applies to a HEP (calico-model.md §3.1). */
-  selects(policy: GlobalNetworkPolicy, hep: HostEndpoint): boolean {
+  private hostPolicies: { policy: GlobalNetworkPolicy; selector: Selector }[] | undefined;
+
+  /** The GNPs that apply to a HEP, in state order (calico-model.md §3.1). */
+  policiesFor(hep: HostEndpoint): GlobalNetworkPolicy[] {
     // namespaceSelector / serviceAccountSelector restrict a policy to workloads.
-    if (policy.spec.namespaceSelector !== undefined || policy.spec.serviceAccountSelector !== undefined) return false;
-    return this.selector(policy.spec.selector).matches(this.hepLabels.get(hep.metadata.name) ?? {});
+    this.hostPolicies ??= this.state.policies
+      .filter((p) => p.spec.namespaceSelector === undefined && p.spec.serviceAccountSelector === undefined)
+      .map((policy) => ({ policy, selector: this.selector(policy.spec.selector) }));
+    const labels = this.hepLabels.get(hep.metadata.name) ?? {};
+    const out: GlobalNetworkPolicy[] = [];
+    for (const { policy, selector } of this.hostPolicies) if (selector.matches(labels)) out.push(policy);
+    return out;
   }
 }

@@ -1,0 +1,47 @@
+import { describe, expect, it } from 'vitest';
+import { compileHost, IncrementalCompiler, type HostFacts } from '../../src/compiler/index.js';
+import { stateOf } from '../support/policy-fixtures.js';
+
+const N = 10;
+const hosts: HostFacts[] = Array.from({ length: N }, (_, i) => ({ node: `n${i}`, interfaces: [{ name: 'eth0', addresses: [`198.18.1.${i + 1}/24`] }] }));
+
+/** Host i has HEP labelled `host: hi`; policy i selects it and allows from set `grp: gi`. */
+function fleet(edit: { policyPort?: number; setNet?: string; hepLabel?: string } = {}) {
+  const docs: Record<string, unknown>[] = [];
+  for (let i = 0; i < N; i++) {
+    docs.push({ kind: 'HostEndpoint', metadata: { name: `hep${i}`, labels: { host: `h${i}`, ...(i === 7 && edit.hepLabel ? { grp: edit.hepLabel } : {}) } }, spec: { node: `n${i}`, interfaceName: 'eth0', expectedIPs: [`198.18.1.${i + 1}`] } });
+    docs.push({ kind: 'GlobalNetworkSet', metadata: { name: `set${i}`, labels: { grp: `g${i}` } }, spec: { nets: [i === 4 && edit.setNet ? edit.setNet : `198.18.${100 + i}.0/24`] } });
+    const port = i === 2 && edit.policyPort ? edit.policyPort : 22;
+    docs.push({ kind: 'GlobalNetworkPolicy', metadata: { name: `p${i}` }, spec: { selector: `host == 'h${i}'`, ingress: [{ action: 'Allow', protocol: 'TCP', source: { selector: `grp == 'g${i}'` }, destination: { ports: [port] } }] } });
+  }
+  return stateOf(...docs);
+}
+
+describe('IncrementalCompiler', () => {
+  it('recompiles only the hosts a change affects, and the result equals a full compile', () => {
+    const inc = new IncrementalCompiler(hosts);
+    inc.update(fleet());
+    expect(inc.lastRecompiled).toHaveLength(N);
+
+    const cases: [Parameters<typeof fleet>[0], string[]][] = [
+      // Each edit adds to the previous one.
+      [{ policyPort: 2222 }, ['n2']], // a policy's own rules: the hosts it selects
+      [{ policyPort: 2222, setNet: '198.18.200.0/24' }, ['n4']], // a network set: hosts whose address sets contain it
+      [{ policyPort: 2222, setNet: '198.18.200.0/24', hepLabel: 'g3' }, ['n3', 'n7']], // an endpoint's labels: its host, and host 3 whose set now includes it
+      [{ policyPort: 2222, setNet: '198.18.200.0/24', hepLabel: 'g3' }, []], // no change: nothing
+    ];
+    for (const [edit, expected] of cases) {
+      const next = fleet(edit);
+      const programs = inc.update(next);
+      expect(inc.lastRecompiled).toEqual(expected);
+      for (const h of hosts) expect(programs.get(h.node)).toEqual(compileHost(next, h));
+    }
+  });
+
+  it('a tier change recompiles every host', () => {
+    const inc = new IncrementalCompiler(hosts);
+    inc.update(fleet());
+    inc.update(stateOf(...[{ kind: 'Tier', metadata: { name: 'extra' }, spec: { order: 5 } }]));
+    expect(inc.lastRecompiled).toHaveLength(N);
+  });
+});
