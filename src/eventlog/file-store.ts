@@ -90,7 +90,9 @@ class FileStore implements FileEventStore {
   private headSeq = 0;
   private fh: FileHandle | null = null;
   private queue: Pending[] = [];
-  private flushing: Promise<void> | null = null;
+  /** Set before a flush starts and cleared by the flush in the same step that sees the queue empty. */
+  private flushing = false;
+  private idle: Promise<void> = Promise.resolve();
   private failure: EventLogError | null = null;
   private closed = false;
   private waiters = new Set<() => void>();
@@ -196,7 +198,10 @@ class FileStore implements FileEventStore {
     }
     return new Promise((resolve, reject) => {
       this.queue.push({ events, resolve, reject });
-      if (!this.flushing) this.flushing = this.flush();
+      if (!this.flushing) {
+        this.flushing = true;
+        this.idle = this.flush();
+      }
     });
   }
 
@@ -205,10 +210,9 @@ class FileStore implements FileEventStore {
    * fsync. Batches are strictly sequential, so only the last one can ever be torn.
    */
   private async flush(): Promise<void> {
-    // Cleared in the same synchronous step that sees the queue empty, so no append is stranded.
     for (;;) {
       if (this.queue.length === 0) {
-        this.flushing = null;
+        this.flushing = false;
         return;
       }
       const batch = this.queue.splice(0);
@@ -379,7 +383,7 @@ class FileStore implements FileEventStore {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    await this.flushing;
+    await this.idle;
     this.wake();
     await this.fh?.close();
     this.fh = null;

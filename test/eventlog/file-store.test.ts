@@ -39,6 +39,8 @@ describe('file event store', () => {
     const again = await openFileEventStore(dir);
     expect(await again.append([commitDraft(1), commitDraft(2)])).toEqual([]);
     expect(await again.head()).toBe(2);
+    // An all-duplicate call finishes without a write; the next call must still be flushed.
+    expect((await again.append([commitDraft(3)])).map((e) => e.seq)).toEqual([3]);
     await again.close();
   });
 

@@ -1,0 +1,51 @@
+import { parseArgs } from 'node:util';
+import { isEventLogError } from '../eventlog/errors.js';
+import { openFileEventStore } from '../eventlog/file-store.js';
+import { historyProjection, type RevisionRecord } from '../eventlog/history.js';
+import { stateLayout } from '../eventlog/layout.js';
+import { replay } from '../eventlog/snapshot.js';
+import { formatDuration } from './events.js';
+import { EXIT, type CommandIO } from './io.js';
+
+export const HISTORY_USAGE = `usage: palisade history --state DIR [--json]
+
+One line per revision, oldest first: commit, author, message, outcome, duration.
+`;
+
+export async function runHistory(argv: readonly string[], io: CommandIO): Promise<number> {
+  let args;
+  try {
+    args = parseArgs({
+      args: [...argv],
+      options: { state: { type: 'string' }, json: { type: 'boolean', default: false }, help: { type: 'boolean', short: 'h', default: false } },
+      strict: true,
+    }).values;
+  } catch (e) {
+    io.stderr.write(`${(e as Error).message}\n${HISTORY_USAGE}`);
+    return EXIT.usage;
+  }
+  if (args.help) {
+    io.stdout.write(HISTORY_USAGE);
+    return EXIT.ok;
+  }
+  if (!args.state) {
+    io.stderr.write(`--state is required\n${HISTORY_USAGE}`);
+    return EXIT.usage;
+  }
+  try {
+    const store = await openFileEventStore(stateLayout(args.state).events, { readOnly: true });
+    const { state } = await replay(store, historyProjection).finally(() => store.close());
+    for (const r of state.revisions) io.stdout.write(args.json ? `${JSON.stringify(r)}\n` : `${formatRevision(r)}\n`);
+    return EXIT.ok;
+  } catch (e) {
+    io.stderr.write(`palisade history: ${isEventLogError(e) ? `${e.code}: ` : ''}${(e as Error).message}\n`);
+    return EXIT.failure;
+  }
+}
+
+export function formatRevision(r: RevisionRecord): string {
+  const message = (r.message.split('\n', 1)[0] ?? '').slice(0, 60);
+  const outcome = r.failedHosts.length ? `${r.outcome} (${r.failedHosts.length} failed)` : r.outcome;
+  const duration = r.durationMs === null ? '-' : formatDuration(r.durationMs);
+  return [r.revision.slice(0, 10), r.committedAt.slice(0, 16).replace('T', ' '), r.author, outcome.padEnd(11), duration.padStart(6), `${r.afterRewrite ? '[after force-push] ' : ''}${message}`].join('  ');
+}

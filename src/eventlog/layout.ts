@@ -1,0 +1,11 @@
+import { join } from 'node:path';
+
+/** Where Palisade keeps its files under `--state DIR`; one place, so the CLI and the reconciler agree. */
+export function stateLayout(stateDir: string) {
+  return {
+    events: join(stateDir, 'events'),
+    snapshots: join(stateDir, 'snapshots'),
+    /** Bare mirrors of remote repositories. */
+    gitCache: join(stateDir, 'git'),
+  };
+}

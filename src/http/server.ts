@@ -1,0 +1,114 @@
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Logger } from 'pino';
+import type { Registry } from 'prom-client';
+import { verifySignature } from './signature.js';
+
+export interface HttpServerOptions {
+  /** Default 127.0.0.1: the webhook and metrics are not meant for the world unless the operator says so. */
+  host?: string;
+  /** 0 picks a free port. */
+  port: number;
+  /** When set, `POST /hooks/git` requires a valid `X-Hub-Signature-256`. */
+  webhookSecret?: string;
+  /** Called for every accepted webhook: poll the repository now. */
+  onGitHook: () => void;
+  ready: () => boolean;
+  registry: Registry;
+  logger?: Logger;
+}
+
+export interface RunningHttpServer {
+  url: string;
+  port: number;
+  close(): Promise<void>;
+}
+
+const MAX_BODY = 1 << 20;
+
+/** The reconciler's HTTP face: Git webhook, health, readiness, Prometheus metrics. */
+export async function startHttpServer(opts: HttpServerOptions): Promise<RunningHttpServer> {
+  const host = opts.host ?? '127.0.0.1';
+  if (!opts.webhookSecret) opts.logger?.warn('http: no webhook secret set; POST /hooks/git accepts unsigned requests (it can only trigger a poll)');
+  const server = createServer((req, res) => {
+    route(req, res, opts).catch((e: unknown) => {
+      opts.logger?.error({ err: e, path: req.url }, 'http: request failed');
+      if (!res.headersSent) send(res, 500, 'internal error\n');
+      else res.destroy();
+    });
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(opts.port, host, () => resolve());
+  });
+  const { port } = server.address() as AddressInfo;
+  const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
+  opts.logger?.info({ url }, 'http: listening');
+  return {
+    url,
+    port,
+    close: () =>
+      new Promise((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+async function route(req: IncomingMessage, res: ServerResponse, opts: HttpServerOptions): Promise<void> {
+  const path = new URL(req.url ?? '/', 'http://localhost').pathname;
+  switch (path) {
+    case '/healthz':
+      return send(res, 200, 'ok\n');
+    case '/readyz':
+      return opts.ready() ? send(res, 200, 'ready\n') : send(res, 503, 'not ready\n');
+    case '/metrics':
+      res.writeHead(200, { 'Content-Type': opts.registry.contentType });
+      res.end(await opts.registry.metrics());
+      return;
+    case '/hooks/git':
+      return gitHook(req, res, opts);
+    default:
+      return send(res, 404, 'not found\n');
+  }
+}
+
+async function gitHook(req: IncomingMessage, res: ServerResponse, opts: HttpServerOptions): Promise<void> {
+  if (req.method !== 'POST') {
+    res.setHeader('Allow', 'POST');
+    return send(res, 405, 'method not allowed\n');
+  }
+  const body = await readBody(req);
+  if (body === null) return send(res, 413, 'payload too large\n');
+  if (opts.webhookSecret && !verifySignature(opts.webhookSecret, body, header(req, 'x-hub-signature-256'))) {
+    opts.logger?.warn({ remote: req.socket.remoteAddress }, 'http: webhook with a missing or wrong signature rejected');
+    return send(res, 401, 'bad signature\n');
+  }
+  opts.logger?.info({ event: header(req, 'x-github-event') ?? header(req, 'x-gitea-event') }, 'http: webhook received, polling now');
+  opts.onGitHook();
+  send(res, 202, 'poll scheduled\n');
+}
+
+function header(req: IncomingMessage, name: string): string | undefined {
+  const v = req.headers[name];
+  return Array.isArray(v) ? v[0] : v;
+}
+
+/** The body, or null when it exceeds the limit (the rest is discarded). */
+function readBody(req: IncomingMessage): Promise<Buffer | null> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (c: Buffer) => {
+      size += c.length;
+      if (size <= MAX_BODY) chunks.push(c);
+    });
+    req.on('end', () => resolve(size > MAX_BODY ? null : Buffer.concat(chunks)));
+    req.on('error', reject);
+  });
+}
+
+function send(res: ServerResponse, status: number, body: string): void {
+  res.writeHead(status, { 'Content-Type': 'text/plain; charset=utf-8' });
+  res.end(body);
+}
