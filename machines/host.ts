@@ -8,7 +8,8 @@ import type { CheckOutcome } from '../src/eventlog/events.js';
  *
  *   queued → preflight → applying → verifying → soaking → confirmed
  *                 │          └──────────┴──────────┴──→ rollingBack → verifyingRollback → rolledBack | failed
- *                 └→ unreachable (baseline checks failed: the change is not to blame)
+ *                 ├→ unreachable (the host cannot be reached before any change: not the change's fault)
+ *                 └→ rejected    (the ruleset failed the host's dry run, e.g. `nft -c`: nothing applied)
  */
 
 export interface HostInput {
@@ -41,12 +42,17 @@ export interface CheckRound {
   checks: CheckOutcome[];
 }
 
+export interface PreflightResult extends CheckRound {
+  /** Why the host refused the ruleset in a dry run; the host is left untouched. */
+  rejected?: string;
+}
+
 export interface EffectInput {
   host: string;
   revision: string;
 }
 
-export type HostResult = 'confirmed' | 'rolledBack' | 'failed' | 'unreachable';
+export type HostResult = 'confirmed' | 'rolledBack' | 'failed' | 'unreachable' | 'rejected';
 
 export interface HostOutput {
   host: string;
@@ -77,7 +83,7 @@ export const hostMachine = setup({
     output: {} as HostOutput,
   },
   actors: {
-    preflight: notProvided<CheckRound>('preflight'),
+    preflight: notProvided<PreflightResult>('preflight'),
     apply: notProvided<{ rulesetHash: string }>('apply'),
     verify: notProvided<CheckRound>('verify'),
     restore: notProvided<{ rulesetHash: string }>('restore'),
@@ -126,6 +132,11 @@ export const hostMachine = setup({
         src: 'preflight',
         input: ({ context }) => ({ host: context.host, revision: context.revision }),
         onDone: [
+          {
+            guard: ({ event }) => event.output.rejected !== undefined,
+            target: 'rejected',
+            actions: assign({ checks: ({ event }) => event.output.checks, reason: ({ event }) => `ruleset rejected in a dry run, nothing applied: ${event.output.rejected}` }),
+          },
           { guard: ({ event }) => event.output.ok, target: 'applying', actions: assign({ checks: ({ event }) => event.output.checks }) },
           {
             target: 'unreachable',
@@ -219,7 +230,19 @@ export const hostMachine = setup({
     rolledBack: { type: 'final', entry: assign({ result: 'rolledBack' as const }) },
     failed: { type: 'final', entry: assign({ result: 'failed' as const }) },
     unreachable: { type: 'final', entry: assign({ result: 'unreachable' as const }) },
+    rejected: { type: 'final', entry: assign({ result: 'rejected' as const }) },
   },
 });
 
 export type HostState = 'queued' | 'preflight' | 'applying' | 'verifying' | 'soaking' | 'rollingBack' | 'verifyingRollback' | HostResult;
+
+/**
+ * The host machine on a given clock: soak deadlines are computed from `now`, so tests and the
+ * fleet benchmark run on a simulated clock and a restored machine re-arms the time it had left.
+ */
+export function hostMachineWithClock(now: () => number) {
+  return hostMachine.provide({
+    delays: { soakRemaining: ({ context }) => Math.max(0, (context.soakUntil ?? 0) - now()) },
+    actions: { startSoak: assign({ soakUntil: ({ context }) => context.soakUntil ?? now() + context.soakMs }) },
+  });
+}

@@ -3,8 +3,11 @@ import { hostMachine, type HostOutput, type ResumableState } from './host.js';
 
 /**
  * The rollout of one revision: waves in order (the first is the canary), hosts of a wave run
- * concurrently up to `concurrency`, and a wave with more than `maxFailures` failed hosts halts
- * the rollout — the waves already done stay, later waves are never touched.
+ * concurrently up to `concurrency`, and a wave with more failed hosts than its budget stops the
+ * rollout: `halt` keeps the waves already done; `rollback` also undoes every host confirmed for
+ * this revision, newest first. PAUSE stops starting hosts (in-flight ones finish); ABORT and
+ * SUPERSEDE stop starting hosts and end the rollout once in-flight hosts settle — a host is never
+ * cut off between apply and verification.
  * Host machines are spawned children; their effects are injected by providing `host`.
  */
 
@@ -17,23 +20,40 @@ export interface RolloutInput {
   revision: string;
   waves: Wave[];
   concurrency: number;
-  maxFailures: number;
+  /** Failed hosts each wave tolerates (one entry per wave; missing entries use the last). */
+  maxFailures: number[];
+  onFailure: 'halt' | 'rollback';
   soakMs: number;
   soakIntervalMs: number;
   /** After a restart: hosts that already settled for this revision. */
   settled?: Record<string, HostOutput>;
   /** After a restart: hosts that were mid-flight, and where to pick them up. */
   inFlight?: Record<string, { state: ResumableState; soakUntil: number | null }>;
+  /** After a restart: order in which hosts were confirmed (rollback undoes newest first). */
+  confirmedOrder?: string[];
 }
 
-export type RolloutOutcome = 'completed' | 'halted' | 'aborted';
+export type RolloutOutcome = 'completed' | 'halted' | 'rolledBack' | 'aborted' | 'superseded';
 
-export interface RolloutContext extends Required<Omit<RolloutInput, 'settled'>> {
+export interface RolloutContext {
+  revision: string;
+  waves: Wave[];
+  concurrency: number;
+  maxFailures: number[];
+  onFailure: 'halt' | 'rollback';
+  soakMs: number;
+  soakIntervalMs: number;
+  inFlight: Record<string, { state: ResumableState; soakUntil: number | null }>;
   waveIndex: number;
   /** Hosts of the current wave not yet started. */
   pending: string[];
   running: number;
   results: Record<string, HostOutput>;
+  confirmedOrder: string[];
+  /** Confirmed hosts still to undo (`rollback`), newest first. */
+  undo: string[];
+  paused: boolean;
+  stopping: 'aborted' | 'superseded' | null;
   outcome: RolloutOutcome | null;
 }
 
@@ -43,20 +63,32 @@ export interface RolloutOutput {
   results: Record<string, HostOutput>;
 }
 
+export type RolloutEvent =
+  | { type: 'PAUSE' }
+  | { type: 'RESUME' }
+  | { type: 'ABORT' }
+  | { type: 'SUPERSEDE' }
+  | { type: 'xstate.done.actor.*'; output: HostOutput };
+
 const isFailure = (o: HostOutput) => o.result !== 'confirmed';
+
+export const hostActorId = (host: string) => `host:${host}`;
+export const undoActorId = (host: string) => `undo:${host}`;
+
+function budget(context: RolloutContext): number {
+  return context.maxFailures[Math.min(context.waveIndex, context.maxFailures.length - 1)] ?? 0;
+}
 
 function waveFailures(context: RolloutContext): string[] {
   const wave = context.waves[context.waveIndex];
   return (wave?.hosts ?? []).filter((h) => context.results[h] && isFailure(context.results[h]));
 }
 
-export const hostActorId = (host: string) => `host:${host}`;
-
 export const rolloutMachine = setup({
   types: {
     input: {} as RolloutInput,
     context: {} as RolloutContext,
-    events: {} as { type: 'ABORT' } | { type: 'xstate.done.actor.*'; output: HostOutput },
+    events: {} as RolloutEvent,
     output: {} as RolloutOutput,
   },
   actors: { host: hostMachine },
@@ -66,6 +98,7 @@ export const rolloutMachine = setup({
       return { pending: hosts.filter((h) => !context.results[h]), running: 0 };
     }),
     startHosts: enqueueActions(({ context, enqueue }) => {
+      if (context.paused || context.stopping) return;
       const free = Math.max(0, context.concurrency - context.running);
       const starting = context.pending.slice(0, free);
       for (const host of starting) {
@@ -87,13 +120,37 @@ export const rolloutMachine = setup({
     }),
     recordHost: assign(({ context, event }) => {
       const output = (event as { output: HostOutput }).output;
-      return { results: { ...context.results, [output.host]: output }, running: context.running - 1 };
+      return {
+        results: { ...context.results, [output.host]: output },
+        running: context.running - 1,
+        confirmedOrder: output.result === 'confirmed' ? [...context.confirmedOrder, output.host] : context.confirmedOrder,
+      };
+    }),
+    planUndo: assign(({ context }) => ({ undo: [...context.confirmedOrder].reverse() })),
+    undoNext: enqueueActions(({ context, enqueue }) => {
+      const [host, ...rest] = context.undo;
+      if (!host) return;
+      const wave = context.waves.findIndex((w) => w.hosts.includes(host));
+      enqueue.spawnChild('host', {
+        id: undoActorId(host),
+        input: { host, wave, revision: context.revision, soakMs: 0, soakIntervalMs: context.soakIntervalMs, resumeFrom: 'rollingBack', soakUntil: null },
+      });
+      enqueue.assign({ undo: rest, running: 1 });
+    }),
+    recordUndo: assign(({ context, event }) => {
+      const output = (event as { output: HostOutput }).output;
+      const reason = `undone because a later wave failed${output.reason ? `; ${output.reason}` : ''}`;
+      return { results: { ...context.results, [output.host]: { ...output, reason } }, running: 0 };
     }),
   },
   guards: {
-    waveSettled: ({ context }) => context.pending.length === 0 && context.running === 0,
-    tooManyFailures: ({ context }) => waveFailures(context).length > context.maxFailures,
+    waveSettled: ({ context }) => context.running === 0 && (context.pending.length === 0 || context.stopping !== null),
+    stopping: ({ context }) => context.stopping !== null,
+    tooManyFailures: ({ context }) => waveFailures(context).length > budget(context),
+    rollbackOnFailure: ({ context }) => context.onFailure === 'rollback' && context.confirmedOrder.length > 0,
     moreWaves: ({ context }) => context.waveIndex + 1 < context.waves.length,
+    paused: ({ context }) => context.paused,
+    undoDone: ({ context }) => context.running === 0 && context.undo.length === 0,
   },
 }).createMachine({
   id: 'rollout',
@@ -101,7 +158,8 @@ export const rolloutMachine = setup({
     revision: input.revision,
     waves: input.waves,
     concurrency: Math.max(1, input.concurrency),
-    maxFailures: input.maxFailures,
+    maxFailures: input.maxFailures.length > 0 ? input.maxFailures : [0],
+    onFailure: input.onFailure,
     soakMs: input.soakMs,
     soakIntervalMs: input.soakIntervalMs,
     inFlight: input.inFlight ?? {},
@@ -109,6 +167,10 @@ export const rolloutMachine = setup({
     pending: [],
     running: 0,
     results: { ...(input.settled ?? {}) },
+    confirmedOrder: input.confirmedOrder ?? Object.values(input.settled ?? {}).filter((o) => o.result === 'confirmed').map((o) => o.host),
+    undo: [],
+    paused: false,
+    stopping: null,
     outcome: null,
   }),
   initial: 'wave',
@@ -117,7 +179,12 @@ export const rolloutMachine = setup({
     failedHosts: Object.values(context.results).filter(isFailure).map((o) => o.host).sort(),
     results: context.results,
   }),
-  on: { ABORT: '.aborted' },
+  on: {
+    PAUSE: { actions: assign({ paused: true }) },
+    RESUME: { actions: [assign({ paused: false }), 'startHosts'] },
+    ABORT: { actions: assign({ stopping: ({ context }) => context.stopping ?? 'aborted' }) },
+    SUPERSEDE: { actions: assign({ stopping: ({ context }) => context.stopping ?? 'superseded' }) },
+  },
   states: {
     wave: {
       entry: ['enterWave', 'startHosts'],
@@ -128,13 +195,35 @@ export const rolloutMachine = setup({
     },
     waveSettled: {
       always: [
-        { guard: 'tooManyFailures', target: 'halted' },
+        { guard: 'tooManyFailures', target: 'failing' },
+        { guard: 'stopping', target: 'stopped' },
+        { guard: 'paused', target: 'pausedBetweenWaves' },
         { guard: 'moreWaves', target: 'wave', actions: assign({ waveIndex: ({ context }) => context.waveIndex + 1 }), reenter: true },
         { target: 'completed' },
       ],
     },
+    pausedBetweenWaves: {
+      on: { RESUME: { target: 'waveSettled', actions: assign({ paused: false }) } },
+      always: { guard: 'stopping', target: 'stopped' },
+    },
+    failing: {
+      always: [{ guard: 'rollbackOnFailure', target: 'undoing' }, { target: 'halted' }],
+    },
+    undoing: {
+      entry: ['planUndo', 'undoNext'],
+      always: { guard: 'undoDone', target: 'rolledBack' },
+      on: { 'xstate.done.actor.*': { actions: ['recordUndo', 'undoNext'] } },
+    },
+    stopped: {
+      always: [
+        { guard: ({ context }) => context.stopping === 'superseded', target: 'superseded' },
+        { target: 'aborted' },
+      ],
+    },
     completed: { type: 'final', entry: assign({ outcome: 'completed' as const }) },
     halted: { type: 'final', entry: assign({ outcome: 'halted' as const }) },
+    rolledBack: { type: 'final', entry: assign({ outcome: 'rolledBack' as const }) },
     aborted: { type: 'final', entry: assign({ outcome: 'aborted' as const }) },
+    superseded: { type: 'final', entry: assign({ outcome: 'superseded' as const }) },
   },
 });

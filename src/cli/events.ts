@@ -88,6 +88,8 @@ function summary(e: PalisadeEvent): string {
       return `${e.host} ${e.from} -> ${e.to}${e.reason ? ` (${e.reason})` : ''}`;
     case 'RolloutFinished':
       return `${e.outcome} in ${formatDuration(e.durationMs)}${e.failedHosts.length ? `, failed: ${e.failedHosts.join(',')}` : ''}`;
+    case 'RolloutControl':
+      return `${e.action} requested by ${e.by}`;
   }
 }
 

@@ -1,6 +1,5 @@
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { SSH_FAILSAFE_CHECK, type CheckSpec } from '../checks/check-spec.js';
 import { openFileEventStore } from '../eventlog/file-store.js';
 import { openGitSource } from '../git/source.js';
 import { driversFromHostsFile } from '../hosts/drivers.js';
@@ -8,7 +7,6 @@ import { readHostsFile } from '../hosts/hosts-file.js';
 import { createLogger } from '../log/logger.js';
 import { startReconcileLoop } from '../reconciler/loop.js';
 import { Reconciler } from '../reconciler/reconciler.js';
-import { DEFAULT_ROLLOUT_SETTINGS } from '../rollout/run-rollout.js';
 import { UsageError, type CommandIO } from './io.js';
 
 const USAGE = `usage: palisade reconcile --repo PATH|URL --state DIR --hosts FILE [options]
@@ -20,9 +18,9 @@ const USAGE = `usage: palisade reconcile --repo PATH|URL --state DIR --hosts FIL
   --path DIR            only this sub-directory of the repository holds policy
   --poll-interval MS    how often to look for new commits (default: 1000)
   --once                process the commits not yet processed, then exit
-  --soak MS             how long a wave keeps passing checks before the next starts (default: 0)
-  --max-failures N      failed hosts a wave tolerates before the rollout halts (default: 0)
-  --concurrency N       hosts applied at once within a wave (default: 4)`;
+
+How each revision rolls out (waves, soak, failure policy, checks) is read from palisade.yaml in
+the policy repository, so it is reviewed with the policy.`;
 
 export async function runReconcile(argv: string[], io: CommandIO): Promise<number> {
   const { values } = parseArgs({
@@ -35,9 +33,6 @@ export async function runReconcile(argv: string[], io: CommandIO): Promise<numbe
       path: { type: 'string' },
       'poll-interval': { type: 'string', default: '1000' },
       once: { type: 'boolean', default: false },
-      soak: { type: 'string', default: '0' },
-      'max-failures': { type: 'string', default: '0' },
-      concurrency: { type: 'string', default: '4' },
       help: { type: 'boolean', default: false },
     },
   });
@@ -52,12 +47,6 @@ export async function runReconcile(argv: string[], io: CommandIO): Promise<numbe
     return n;
   };
   const pollIntervalMs = number('poll-interval', values['poll-interval'], 50);
-  const settings = {
-    ...DEFAULT_ROLLOUT_SETTINGS,
-    soakMs: number('soak', values.soak, 0),
-    maxFailures: number('max-failures', values['max-failures'], 0),
-    concurrency: number('concurrency', values.concurrency, 1),
-  };
 
   const hostsFile = await readHostsFile(values.hosts);
   const logger = createLogger({ simulated: hostsFile.hosts.some((h) => h.kind === 'simulated') });
@@ -70,16 +59,7 @@ export async function runReconcile(argv: string[], io: CommandIO): Promise<numbe
     cacheDir: path.join(stateDir, 'git-cache'),
     logger,
   });
-  const checks: CheckSpec[] = [SSH_FAILSAFE_CHECK];
-  const reconciler = new Reconciler({
-    git,
-    store,
-    logger,
-    stateDir,
-    drivers: driversFromHostsFile(hostsFile),
-    checksFor: () => checks,
-    settings,
-  });
+  const reconciler = new Reconciler({ git, store, logger, stateDir, drivers: driversFromHostsFile(hostsFile), pollIntervalMs });
   try {
     await reconciler.load();
     if (values.once) {

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import git from 'isomorphic-git';
 import { parseAllDocuments } from 'yaml';
-import { SSH_FAILSAFE_CHECK, CheckSpec } from '../checks/check-spec.js';
+import { CheckSpec } from '../checks/check-spec.js';
 import { describeCheck } from '../checks/run-checks.js';
 import { hostsFileForLab } from '../cli/lab.js';
 import type { CommandIO } from '../cli/io.js';
@@ -17,7 +17,6 @@ import { hostAddress, labDown, labPrerequisites, labUp, MANAGEMENT_ADDRESS, type
 import { createLogger } from '../log/logger.js';
 import { startReconcileLoop } from '../reconciler/loop.js';
 import { Reconciler } from '../reconciler/reconciler.js';
-import { DEFAULT_ROLLOUT_SETTINGS } from '../rollout/run-rollout.js';
 import { isFinished, project } from '../state/projections.js';
 import { formatSummary } from './summary.js';
 
@@ -149,15 +148,7 @@ export async function runDemo(argv: string[], io: CommandIO): Promise<number> {
     const drivers = driversFromHostsFile(hostsFile);
     const store = await openFileEventStore(path.join(stateDir, 'events'));
     const source = await openGitSource({ repo, branch: 'main', cacheDir: path.join(stateDir, 'git-cache'), logger });
-    const reconciler = new Reconciler({
-      git: source,
-      store,
-      logger,
-      stateDir,
-      drivers,
-      checksFor: () => [SSH_FAILSAFE_CHECK],
-      settings: { ...DEFAULT_ROLLOUT_SETTINGS, checkPolicy: { attempts: 2, retryDelayMs: 100 } },
-    });
+    const reconciler = new Reconciler({ git: source, store, logger, stateDir, drivers, pollIntervalMs: 200 });
     await reconciler.load();
 
     say(`2. Policy repository at ${repo}; the reconciler polls it every 200 ms and watches its refs.`);

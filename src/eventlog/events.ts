@@ -46,6 +46,8 @@ export const CheckOutcome = z.object({
   ok: z.boolean(),
   detail: z.string(),
   durationMs: z.number().optional(),
+  /** Already failing in the baseline before the change: reported, never blamed on it. */
+  preexisting: z.boolean().optional(),
 });
 export type CheckOutcome = z.infer<typeof CheckOutcome>;
 
@@ -96,14 +98,25 @@ export const HostTransition = z.object({
   checks: z.array(CheckOutcome).optional(),
   /** Hash of the ruleset this transition applied or restored. */
   rulesetHash: z.string().optional(),
+  /** Entering `soaking`: when the soak ends (epoch ms), so a restarted reconciler resumes the remaining time. */
+  soakUntil: z.number().optional(),
 });
 
 export const RolloutFinished = z.object({
   ...Envelope,
   type: z.literal('RolloutFinished'),
-  outcome: z.enum(['completed', 'halted', 'aborted', 'superseded']),
+  outcome: z.enum(['completed', 'halted', 'rolledBack', 'aborted', 'superseded']),
   failedHosts: z.array(z.string()),
   durationMs: z.number().nonnegative(),
+});
+
+/** An operator's request, recorded so the log explains why a rollout paused, stopped or ran again. */
+export const RolloutControl = z.object({
+  ...Envelope,
+  type: z.literal('RolloutControl'),
+  action: z.enum(['pause', 'resume', 'abort', 'retry']),
+  /** Who or what asked (CLI user, HTTP client address). */
+  by: z.string(),
 });
 
 export const PalisadeEvent = z.discriminatedUnion('type', [
@@ -114,6 +127,7 @@ export const PalisadeEvent = z.discriminatedUnion('type', [
   RolloutStarted,
   HostTransition,
   RolloutFinished,
+  RolloutControl,
 ]);
 export type PalisadeEvent = z.infer<typeof PalisadeEvent>;
 export type EventType = PalisadeEvent['type'];

@@ -1,7 +1,7 @@
 import type { PalisadeEvent } from './events.js';
 import type { Projection } from './snapshot.js';
 
-export type RevisionOutcome = 'observed' | 'rejected' | 'rolling-out' | 'completed' | 'halted' | 'aborted' | 'superseded';
+export type RevisionOutcome = 'observed' | 'rejected' | 'rolling-out' | 'completed' | 'halted' | 'rolledBack' | 'aborted' | 'superseded';
 
 export interface RevisionRecord {
   revision: string;

@@ -29,6 +29,8 @@ export interface HostDriver {
   readInterfaces(): Promise<HostInterface[]>;
   current(): Promise<string | null>;
   apply(ruleset: Ruleset): Promise<void>;
+  /** Asks the host whether it would accept the ruleset (e.g. `nft -c`); the reason when not. */
+  dryRun?(ruleset: Ruleset): Promise<string | null>;
   restore(snapshot: string | null): Promise<void>;
   check(check: CheckSpec): Promise<CheckOutcome>;
 }

@@ -39,6 +39,11 @@ export class NetnsHost implements HostDriver {
     await applyRuleset(this.nft, ruleset.text);
   }
 
+  async dryRun(ruleset: Ruleset): Promise<string | null> {
+    const r = await this.nft.run(['-c', '-f', '-'], ruleset.text);
+    return r.code === 0 ? null : `nft -c in ${this.namespace}: ${r.stderr.trim()}`;
+  }
+
   async restore(snapshot: string | null): Promise<void> {
     await restoreRuleset(this.nft, snapshot ?? 'absent');
   }

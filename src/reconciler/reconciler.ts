@@ -1,16 +1,24 @@
 import path from 'node:path';
-import type { CheckSpec } from '../checks/check-spec.js';
+import { CheckSpec, SSH_FAILSAFE_CHECK } from '../checks/check-spec.js';
 import { compileHost } from '../compiler/index.js';
 import { renderNft, rulesetHash } from '../dataplane/index.js';
+import type { EventDraft, ResourceChange } from '../eventlog/events.js';
 import type { EventStore } from '../eventlog/store.js';
-import type { ResourceChange } from '../eventlog/events.js';
-import type { GitSource, CommitInfo } from '../git/source.js';
+import type { CommitInfo, GitSource } from '../git/source.js';
 import type { HostDriver, HostInterface, Ruleset } from '../hosts/host-driver.js';
 import type { Logger } from '../log/logger.js';
 import { loadPolicyFiles } from '../model/load.js';
 import { BeforeSnapshots } from '../rollout/before-snapshots.js';
-import { runRollout, type RolloutSettings } from '../rollout/run-rollout.js';
-import { defaultRolloutConfig, parseRolloutConfig, resolveWaves, ROLLOUT_CONFIG_FILE, type FleetHost, type RolloutConfig } from '../rollout/rollout-config.js';
+import {
+  defaultRolloutConfig,
+  parseRolloutConfig,
+  resolveWaves,
+  ROLLOUT_CONFIG_FILE,
+  waveFailureBudgets,
+  type FleetHost,
+  type RolloutConfig,
+} from '../rollout/rollout-config.js';
+import { startRollout, type RolloutDeps, type RolloutHandle } from '../rollout/run-rollout.js';
 import { desiredStateOf, resourceKey, type DesiredState } from '../state/desired-state.js';
 import { applyEvent, emptyProjection, isFinished, project, type Projection } from '../state/projections.js';
 
@@ -20,24 +28,45 @@ export interface ReconcilerOptions {
   logger: Logger;
   stateDir: string;
   drivers: ReadonlyMap<string, HostDriver>;
-  checksFor(host: string): readonly CheckSpec[];
-  settings: RolloutSettings;
+  /** Where the hosts' own feed lives (`host:port`), checked from every host as a failsafe. */
+  feedEndpoint?: { host: string; port: number };
+  /** How often a running rollout looks for a newer commit (supersede/queue). */
+  pollIntervalMs?: number;
+  /** Clock hooks for tests and benchmarks. */
+  now?: RolloutDeps['now'];
+  clock?: RolloutDeps['clock'];
 }
+
+export type CommitOutcome = 'completed' | 'halted' | 'rolledBack' | 'aborted' | 'superseded' | 'rejected';
 
 export interface CommitResult {
   revision: string;
-  outcome: 'completed' | 'halted' | 'aborted' | 'rejected' | 'skipped';
+  outcome: CommitOutcome;
   failedHosts: string[];
+}
+
+export type ControlAction = 'pause' | 'resume' | 'abort' | 'retry';
+
+export class ControlError extends Error {
+  constructor(
+    readonly code: 'NOTHING_TO_CONTROL' | 'RETRY_NOT_LATEST',
+    message: string,
+  ) {
+    super(message);
+    this.name = 'ControlError';
+  }
 }
 
 /**
  * Turns new commits into events and rollouts, one revision at a time, oldest first. Everything
  * it knows comes from the event log (replayed on start), so a restarted reconciler neither
- * repeats a finished commit nor forgets an unfinished one.
+ * repeats a finished commit nor forgets an unfinished one. A revision whose rollout failed stays
+ * pinned as bad: it is not tried again until a newer commit arrives or someone asks for a retry.
  */
 export class Reconciler {
   private projection: Projection = emptyProjection();
   private busy: Promise<CommitResult[]> | null = null;
+  private active: { revision: string; handle: RolloutHandle } | null = null;
 
   constructor(private readonly opts: ReconcilerOptions) {}
 
@@ -50,6 +79,11 @@ export class Reconciler {
     return this.projection;
   }
 
+  /** The revision being rolled out right now, if any. */
+  get activeRevision(): string | null {
+    return this.active?.revision ?? null;
+  }
+
   /** Processes every commit not yet finished. Concurrent calls share one pass. */
   reconcile(): Promise<CommitResult[]> {
     this.busy ??= this.pass().finally(() => {
@@ -58,43 +92,62 @@ export class Reconciler {
     return this.busy;
   }
 
-  private lastSeenRevision(): string | null {
-    let last: string | null = null;
-    for (const r of this.projection.revisions.values()) if (r.observedAt) last = r.revision;
+  /**
+   * Operator control. pause/resume/abort act on the running rollout; retry re-opens the newest
+   * revision if its rollout did not complete (the caller triggers a pass afterwards).
+   */
+  async control(action: ControlAction, by: string): Promise<string> {
+    if (action === 'retry') {
+      const latest = this.latestRevision();
+      if (!latest || !isFinished(latest) || latest.rejected || latest.outcome === 'completed') {
+        throw new ControlError('NOTHING_TO_CONTROL', 'nothing to retry: the newest revision is not a failed rollout');
+      }
+      await this.append([{ type: 'RolloutControl', revision: latest.revision, key: `${latest.revision}:retry:${latest.attempt + 1}`, action, by }]);
+      this.opts.logger.info({ event: 'RolloutControl', action, by, revision: latest.revision }, `retry of ${latest.revision.slice(0, 8)} requested`);
+      return latest.revision;
+    }
+    if (!this.active) throw new ControlError('NOTHING_TO_CONTROL', `nothing to ${action}: no rollout is running`);
+    const { revision, handle } = this.active;
+    await this.append([{ type: 'RolloutControl', revision, key: `${revision}:${action}:${this.projection.lastSeq + 1}`, action, by }]);
+    handle.send({ type: action === 'pause' ? 'PAUSE' : action === 'resume' ? 'RESUME' : 'ABORT' });
+    return revision;
+  }
+
+  private latestRevision() {
+    let last = null;
+    for (const r of this.projection.revisions.values()) if (r.observedAt) last = r;
     return last;
   }
 
   private async pass(): Promise<CommitResult[]> {
     const results: CommitResult[] = [];
-    // An interrupted revision (observed, not finished) is resumed before anything newer.
-    const unfinished = [...this.projection.revisions.values()].filter((r) => r.observedAt && !isFinished(r));
-    for (const r of unfinished) results.push(await this.processRevision({ oid: r.revision, parent: null, author: r.author ?? '', message: r.message ?? '', committedAt: r.observedAt ?? '' }));
-    const since = await this.opts.git.commitsSince(this.lastSeenRevision());
-    if (since.rewritten) {
-      const previousHead = this.lastSeenRevision() ?? '';
+    // An interrupted (or retried) revision is resumed before anything newer.
+    for (const r of [...this.projection.revisions.values()].filter((r) => r.observedAt && !isFinished(r))) {
+      results.push(await this.processRevision({ oid: r.revision, parent: null, author: r.author ?? '', message: r.message ?? '', committedAt: r.observedAt ?? '' }, false));
+    }
+    const lastSeen = this.latestRevision()?.revision ?? null;
+    const since = await this.opts.git.commitsSince(lastSeen);
+    if (since.rewritten && lastSeen) {
       const newHead = since.commits.at(-1)?.oid ?? '';
-      await this.append([{ type: 'HistoryRewritten', revision: newHead, key: `${previousHead}:rewritten:${newHead}`, previousHead, newHead }]);
-      this.opts.logger.warn({ event: 'HistoryRewritten', previousHead, newHead }, 'history was rewritten (force-push): the new tip is diffed against the last applied state');
+      await this.append([{ type: 'HistoryRewritten', revision: newHead, key: `${lastSeen}:rewritten:${newHead}`, previousHead: lastSeen, newHead }]);
+      this.opts.logger.warn({ event: 'HistoryRewritten', previousHead: lastSeen, newHead }, 'history was rewritten (force-push): the new tip is diffed against the last applied state');
     }
-    for (const commit of since.commits) {
-      if (isFinished(this.projection.revisions.get(commit.oid))) continue;
-      results.push(await this.processRevision(commit));
-    }
+    const pending = since.commits.filter((c) => !isFinished(this.projection.revisions.get(c.oid)));
+    for (const [i, commit] of pending.entries()) results.push(await this.processRevision(commit, i < pending.length - 1));
     return results;
   }
 
-  private async append(drafts: Parameters<EventStore['append']>[0]) {
+  private async append(drafts: readonly EventDraft[]) {
     const events = await this.opts.store.append(drafts);
     for (const e of events) applyEvent(this.projection, e);
     return events;
   }
 
-  private async processRevision(commit: CommitInfo): Promise<CommitResult> {
+  private async processRevision(commit: CommitInfo, newerKnown: boolean): Promise<CommitResult> {
     const { git, logger } = this.opts;
     const revision = commit.oid;
     const log = logger.child({ revision });
-    const existing = this.projection.revisions.get(revision);
-    if (!existing?.observedAt) {
+    if (!this.projection.revisions.get(revision)?.observedAt) {
       await this.append([
         { type: 'CommitObserved', revision, key: `${revision}:observed`, parent: commit.parent, author: commit.author, message: commit.message, committedAt: commit.committedAt },
       ]);
@@ -110,33 +163,93 @@ export class Reconciler {
       return { revision, outcome: 'rejected', failedHosts: [] };
     }
     for (const w of loaded.warnings) log.warn({ event: 'ValidationWarning', file: w.file, line: w.line }, `${w.file}:${w.line}:${w.col}: ${w.message}`);
+    const config = rollout.config;
 
     const desired = desiredStateOf(loaded.resources);
-    if (!this.projection.revisions.get(revision)?.waves && this.projection.desiredRevision !== revision) {
+    if (this.projection.desiredRevision !== revision) {
       const changes = diffResources(this.projection, loaded.resources);
       await this.append([{ type: 'ResourcesChanged', revision, key: `${revision}:resources`, base: this.projection.desiredRevision, changes }]);
       log.info({ event: 'ResourcesChanged', changes: changes.map((c) => `${c.change} ${c.key}`) }, `${changes.length} resource(s) changed`);
     }
 
-    const progress = this.projection.revisions.get(revision);
-    const waves = progress?.waves ?? resolveWaves(rollout.config, fleetOf(desired, [...this.opts.drivers.keys()]));
-    const output = await runRollout(
+    const progress = this.projection.revisions.get(revision)!;
+    if (newerKnown && config.onNewCommit === 'supersede' && !progress.waves) {
+      // A newer commit is already waiting: rolling this one out would only be undone by it.
+      await this.append([{ type: 'RolloutFinished', revision, key: `${revision}:rollout-finished`, outcome: 'superseded', failedHosts: [], durationMs: 0 }]);
+      log.info({ event: 'RolloutFinished', outcome: 'superseded' }, 'superseded by a newer commit before it started: no host touched');
+      return { revision, outcome: 'superseded', failedHosts: [] };
+    }
+
+    const waves = progress.waves ?? resolveWaves(config, fleetOf(desired, [...this.opts.drivers.keys()]));
+    const checks = this.checksFor(config);
+    const handle = startRollout(
       revision,
       waves,
+      config,
+      waveFailureBudgets(config, waves),
       {
         store: this.opts.store,
         logger,
         drivers: this.opts.drivers,
         snapshots: new BeforeSnapshots(path.join(this.opts.stateDir, 'before')),
         rulesetFor: (host, interfaces) => rulesetFor(desired, host, interfaces),
-        checksFor: this.opts.checksFor,
+        checksFor: () => checks.all,
+        reachabilityChecks: checks.reachability,
+        attempt: progress.attempt,
+        ...(this.opts.now ? { now: this.opts.now } : {}),
+        ...(this.opts.clock ? { clock: this.opts.clock } : {}),
       },
-      this.opts.settings,
-      progress?.waves ? progress : undefined,
+      progress.waves ? progress : undefined,
     );
-    // The rollout appended its own events; fold them in.
-    this.projection = project(await this.opts.store.read(this.projection.lastSeq), this.projection);
-    return { revision, outcome: output.outcome, failedHosts: output.failedHosts };
+    this.active = { revision, handle };
+    const watcher = config.onNewCommit === 'supersede' ? this.watchForNewerCommit(revision, handle) : null;
+    try {
+      const output = await handle.done;
+      return { revision, outcome: output.outcome, failedHosts: output.failedHosts };
+    } finally {
+      watcher?.stop();
+      this.active = null;
+      // The rollout appended its own events; fold them in.
+      this.projection = project(await this.opts.store.read(this.projection.lastSeq), this.projection);
+    }
+  }
+
+  /** Supersede: a newer commit ends the running rollout once its in-flight hosts settle. */
+  private watchForNewerCommit(revision: string, handle: RolloutHandle) {
+    let stopped = false;
+    let timer: NodeJS.Timeout | null = null;
+    const look = async () => {
+      try {
+        const head = await this.opts.git.head();
+        if (!stopped && head && head !== revision) {
+          this.opts.logger.info({ event: 'NewerCommit', revision, newer: head }, `newer commit ${head.slice(0, 8)}: superseding once in-flight hosts settle`);
+          handle.send({ type: 'SUPERSEDE' });
+          return;
+        }
+      } catch (e) {
+        this.opts.logger.warn({ event: 'GitPollFailed', revision }, `looking for newer commits failed: ${(e as Error).message}`);
+      }
+      if (!stopped) timer = setTimeout(look, this.opts.pollIntervalMs ?? 1000);
+    };
+    timer = setTimeout(look, this.opts.pollIntervalMs ?? 1000);
+    return {
+      stop: () => {
+        stopped = true;
+        if (timer) clearTimeout(timer);
+      },
+    };
+  }
+
+  /**
+   * The always-on failsafe checks (SSH from the management network; each host's path to the
+   * feed it is configured from) followed by the repository's declared checks.
+   */
+  private checksFor(config: RolloutConfig): { all: CheckSpec[]; reachability: Set<string> } {
+    const failsafe: CheckSpec[] = [SSH_FAILSAFE_CHECK];
+    const feed = this.opts.feedEndpoint;
+    if (feed) failsafe.push(CheckSpec.parse({ name: 'path-to-feed', kind: 'tcp', vantage: 'host', target: feed.host, port: feed.port }));
+    const names = new Set(failsafe.map((c) => c.name));
+    return { all: [...failsafe, ...config.checks.filter((c) => !names.has(c.name))], reachability: new Set([SSH_FAILSAFE_CHECK.name]) };
   }
 }
 

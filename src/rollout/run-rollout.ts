@@ -1,30 +1,15 @@
-import { createActor, fromPromise, toPromise, type InspectionEvent } from 'xstate';
-import { hostMachine, type CheckRound, type EffectInput } from '../../machines/host.js';
-import { rolloutMachine, type RolloutOutput, type Wave } from '../../machines/rollout.js';
+import { createActor, fromPromise, toPromise, type AnyActorRef, type InspectionEvent } from 'xstate';
+import { hostMachineWithClock, type CheckRound, type EffectInput, type PreflightResult } from '../../machines/host.js';
+import { rolloutMachine, type RolloutEvent, type RolloutOutput, type Wave } from '../../machines/rollout.js';
 import type { CheckSpec } from '../checks/check-spec.js';
-import { runChecks, type CheckPolicy, DEFAULT_CHECK_POLICY } from '../checks/run-checks.js';
-import type { EventDraft } from '../eventlog/events.js';
+import { runChecks } from '../checks/run-checks.js';
+import type { CheckOutcome, EventDraft } from '../eventlog/events.js';
 import type { EventStore } from '../eventlog/store.js';
 import type { HostDriver, HostInterface, Ruleset } from '../hosts/host-driver.js';
 import type { Logger } from '../log/logger.js';
 import { resumePoint, type RevisionProgress } from '../state/projections.js';
 import type { BeforeSnapshots } from './before-snapshots.js';
-
-export interface RolloutSettings {
-  concurrency: number;
-  maxFailures: number;
-  soakMs: number;
-  soakIntervalMs: number;
-  checkPolicy: CheckPolicy;
-}
-
-export const DEFAULT_ROLLOUT_SETTINGS: RolloutSettings = {
-  concurrency: 4,
-  maxFailures: 0,
-  soakMs: 0,
-  soakIntervalMs: 1000,
-  checkPolicy: DEFAULT_CHECK_POLICY,
-};
+import type { RolloutConfig } from './rollout-config.js';
 
 export interface RolloutDeps {
   store: EventStore;
@@ -33,7 +18,20 @@ export interface RolloutDeps {
   snapshots: BeforeSnapshots;
   /** Compiles and renders the revision's ruleset for a host with the interfaces it has now. */
   rulesetFor(host: string, interfaces: HostInterface[]): Ruleset;
+  /** Every check for a host; the failsafe checks come first. */
   checksFor(host: string): readonly CheckSpec[];
+  /** Names of the checks whose failure at baseline means the host is unreachable. */
+  reachabilityChecks: ReadonlySet<string>;
+  /** Wall clock (epoch ms) and, for tests and benchmarks, a simulated one. */
+  now?: () => number;
+  clock?: { setTimeout(fn: (...args: unknown[]) => void, ms: number): unknown; clearTimeout(id: unknown): void };
+  /** Sequence of this attempt at the revision (after `palisade rollout retry`), part of every event key. */
+  attempt?: number;
+}
+
+export interface RolloutHandle {
+  send(event: Exclude<RolloutEvent, { type: 'xstate.done.actor.*' }>): void;
+  readonly done: Promise<RolloutOutput>;
 }
 
 /**
@@ -57,19 +55,37 @@ class Recorder {
   }
 }
 
+class TimeoutError extends Error {
+  readonly code = 'ROLLOUT_TIMEOUT';
+}
+
+function withTimeout<T>(what: string, ms: number, work: Promise<T>): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new TimeoutError(`${what} did not finish within ${ms} ms`)), ms);
+  });
+  return Promise.race([work, timeout]).finally(() => clearTimeout(timer));
+}
+
+const SHOW_CHECKS_ON = new Set(['applying', 'soaking', 'rollingBack', 'unreachable', 'failed', 'confirmed', 'rejected']);
+
 /**
- * Runs (or resumes) the rollout of `revision` across `waves`: the rollout machine drives the
+ * Starts (or resumes) the rollout of `revision` across `waves`: the rollout machine drives the
  * host machines, whose effects are bound here to the host drivers; every host transition
  * becomes one event and one log line.
  */
-export async function runRollout(
+export function startRollout(
   revision: string,
   waves: Wave[],
+  config: RolloutConfig,
+  budgets: number[],
   deps: RolloutDeps,
-  settings: RolloutSettings,
   resumeFrom?: RevisionProgress,
-): Promise<RolloutOutput> {
-  const started = Date.now();
+): RolloutHandle {
+  const now = deps.now ?? Date.now;
+  const started = now();
+  const attempt = deps.attempt ?? 0;
+  const keyOf = (what: string) => `${revision}:${attempt > 0 ? `a${attempt}:` : ''}${what}`;
   const recorder = new Recorder(deps.store);
   const log = deps.logger.child({ revision });
   const driver = (host: string) => {
@@ -77,91 +93,140 @@ export async function runRollout(
     if (!d) throw new Error(`host '${host}' is in the rollout but not in the hosts file`);
     return d;
   };
-  const checkRound = (input: EffectInput): Promise<CheckRound> =>
-    runChecks(deps.checksFor(input.host), (check) => driver(input.host).check(check), settings.checkPolicy);
 
-  const host = hostMachine.provide({
+  // Checks that already failed before the change are reported but never blamed on it.
+  const resume = resumeFrom ? resumePoint(resumeFrom) : undefined;
+  const preexisting = new Map<string, Set<string>>(Object.entries(resume?.baselineFailures ?? {}).map(([h, names]) => [h, new Set(names)]));
+  const round = async (host: string): Promise<CheckRound> => {
+    const known = preexisting.get(host) ?? new Set<string>();
+    const result = await runChecks(deps.checksFor(host), (check) => driver(host).check(check), { attempts: config.checkAttempts, retryDelayMs: 200 });
+    const checks: CheckOutcome[] = result.checks.map((c) => (known.has(c.name) ? { ...c, preexisting: true } : c));
+    return { ok: checks.every((c) => c.ok || c.preexisting), checks };
+  };
+
+  const host = hostMachineWithClock(now).provide({
     actors: {
-      preflight: fromPromise<CheckRound, EffectInput>(({ input }) => checkRound(input)),
+      preflight: fromPromise<PreflightResult, EffectInput>(async ({ input }) => {
+        const baseline = await withTimeout('baseline checks', config.timeouts.verify, round(input.host));
+        const failing = baseline.checks.filter((c) => !c.ok).map((c) => c.name);
+        preexisting.set(input.host, new Set(failing.filter((n) => !deps.reachabilityChecks.has(n))));
+        const reachable = !failing.some((n) => deps.reachabilityChecks.has(n));
+        const checks = baseline.checks.map((c) => (c.ok || deps.reachabilityChecks.has(c.name) ? c : { ...c, preexisting: true }));
+        if (!reachable) return { ok: false, checks };
+        const d = driver(input.host);
+        if (d.dryRun) {
+          const ruleset = deps.rulesetFor(input.host, await d.readInterfaces());
+          const refusal = await d.dryRun(ruleset);
+          if (refusal) return { ok: false, checks, rejected: refusal };
+        }
+        return { ok: true, checks };
+      }),
       apply: fromPromise<{ rulesetHash: string }, EffectInput>(async ({ input }) => {
         await recorder.flush();
         const d = driver(input.host);
-        const ruleset = deps.rulesetFor(input.host, await d.readInterfaces());
-        await deps.snapshots.putIfAbsent(input.host, revision, await d.current());
-        await d.apply(ruleset);
-        return { rulesetHash: ruleset.hash };
+        return withTimeout(
+          'apply',
+          config.timeouts.apply,
+          (async () => {
+            const ruleset = deps.rulesetFor(input.host, await d.readInterfaces());
+            await deps.snapshots.putIfAbsent(input.host, revision, await d.current());
+            await d.apply(ruleset);
+            return { rulesetHash: ruleset.hash };
+          })(),
+        );
       }),
-      verify: fromPromise<CheckRound, EffectInput>(({ input }) => checkRound(input)),
+      verify: fromPromise<CheckRound, EffectInput>(({ input }) => withTimeout('verification', config.timeouts.verify, round(input.host))),
       restore: fromPromise<{ rulesetHash: string }, EffectInput>(async ({ input }) => {
         await recorder.flush();
         const before = await deps.snapshots.get(input.host, revision);
         // No snapshot means the apply never started: the host still holds what it had.
-        if (before) await driver(input.host).restore(before.snapshot);
+        if (before) await withTimeout('restore', config.timeouts.apply, driver(input.host).restore(before.snapshot));
         return { rulesetHash: before?.snapshot == null ? 'none' : 'previous' };
       }),
     },
   });
 
   if (!resumeFrom?.waves) {
-    recorder.record({ type: 'RolloutStarted', revision, key: `${revision}:rollout-started`, waves });
-    log.info({ event: 'RolloutStarted', waves: waves.map((w) => `${w.name}: ${w.hosts.join(', ')}`) }, 'rollout started');
+    recorder.record({ type: 'RolloutStarted', revision, key: keyOf('rollout-started'), waves });
+    log.info({ event: 'RolloutStarted', attempt, waves: waves.map((w) => `${w.name}: ${w.hosts.join(', ')}`) }, 'rollout started');
   } else {
-    log.info({ event: 'RolloutResumed' }, 'resuming the interrupted rollout from the event log');
+    log.info({ event: 'RolloutResumed', attempt }, 'resuming the interrupted rollout from the event log');
   }
 
   const lastState = new Map<string, string>();
+  const waveOf = new Map(waves.flatMap((w, i) => w.hosts.map((h) => [h, i] as const)));
   const inspect = (ev: InspectionEvent) => {
-    if (ev.type !== '@xstate.snapshot' || !(ev.actorRef as { id?: string }).id?.startsWith('host:')) return;
-    const snap = ev.snapshot as unknown as { value: string | Record<string, unknown>; context: { host: string; wave: number; reason: string | null; checks: RolloutOutput['results'][string]['checks']; rulesetHash: string | null } };
+    const id = (ev.actorRef as AnyActorRef).id;
+    if (ev.type !== '@xstate.snapshot' || !/^(host|undo):/.test(id ?? '')) return;
+    const snap = ev.snapshot as unknown as {
+      value: string | Record<string, unknown>;
+      context: { host: string; reason: string | null; checks: CheckOutcome[]; rulesetHash: string | null; soakUntil: number | null };
+    };
     const to = typeof snap.value === 'string' ? snap.value : Object.keys(snap.value)[0]!;
-    const { host: name, wave, reason, checks, rulesetHash } = snap.context;
+    const { host: name, reason, checks, rulesetHash, soakUntil } = snap.context;
+    const wave = waveOf.get(name) ?? 0;
     const from = lastState.get(name) ?? resumeFrom?.hosts[name]?.state ?? 'queued';
     if (from === to) return;
     lastState.set(name, to);
-    const showChecks = to === 'rollingBack' || to === 'soaking' || to === 'unreachable' || to === 'failed' || to === 'confirmed';
+    const undo = id.startsWith('undo:');
+    const why = reason && to !== 'confirmed' ? (undo ? `undone because a later wave failed${reason ? `; ${reason}` : ''}` : reason) : undefined;
     recorder.record({
       type: 'HostTransition',
       revision,
-      key: `${revision}:host:${name}:${from}->${to}`,
+      key: keyOf(`host:${name}:${undo ? 'undo:' : ''}${from}->${to}`),
       host: name,
       wave,
       from,
       to,
-      ...(reason && to !== 'confirmed' ? { reason } : {}),
-      ...(showChecks && checks.length ? { checks } : {}),
+      ...(why ? { reason: why } : {}),
+      ...(SHOW_CHECKS_ON.has(to) && checks.length ? { checks } : {}),
       ...(rulesetHash && (to === 'verifying' || to === 'verifyingRollback') ? { rulesetHash } : {}),
+      ...(to === 'soaking' && soakUntil ? { soakUntil } : {}),
     });
-    const line = { event: 'HostTransition', host: name, wave, from, to, state: to, ...(reason && to !== 'confirmed' ? { reason } : {}) };
+    const failing = checks.filter((c) => !c.ok && !c.preexisting).map((c) => `${c.name}: ${c.detail}`);
+    const line = { event: 'HostTransition', host: name, wave, from, to, state: to, ...(why ? { reason: why } : {}), ...(failing.length && to !== 'confirmed' ? { failingChecks: failing } : {}) };
     if (to === 'failed') log.error(line, `${name}: ${from} → ${to} — HOST STILL UNREACHABLE AFTER ROLLBACK, needs a person`);
-    else if (to === 'rollingBack' || to === 'unreachable') log.warn(line, `${name}: ${from} → ${to}`);
+    else if (to === 'rollingBack' || to === 'unreachable' || to === 'rejected') log.warn(line, `${name}: ${from} → ${to}`);
     else log.info(line, `${name}: ${from} → ${to}`);
   };
 
-  const resume = resumeFrom ? resumePoint(resumeFrom) : undefined;
   const actor = createActor(rolloutMachine.provide({ actors: { host } }), {
     input: {
       revision,
       waves,
-      concurrency: settings.concurrency,
-      maxFailures: settings.maxFailures,
-      soakMs: settings.soakMs,
-      soakIntervalMs: settings.soakIntervalMs,
-      ...(resume ? { settled: resume.settled, inFlight: resume.inFlight } : {}),
+      concurrency: config.concurrency,
+      maxFailures: budgets,
+      onFailure: config.onFailure,
+      soakMs: config.soak,
+      soakIntervalMs: config.soakInterval,
+      ...(resume ? { settled: resume.settled, inFlight: resume.inFlight, confirmedOrder: resume.confirmedOrder } : {}),
     },
     inspect,
+    ...(deps.clock ? { clock: deps.clock } : {}),
   });
-  const output = await toPromise(actor.start());
-  recorder.record({
-    type: 'RolloutFinished',
-    revision,
-    key: `${revision}:rollout-finished`,
-    outcome: output.outcome,
-    failedHosts: output.failedHosts,
-    durationMs: Date.now() - started,
-  });
-  await recorder.flush();
-  const summary = { event: 'RolloutFinished', outcome: output.outcome, failedHosts: output.failedHosts };
-  if (output.outcome === 'completed' && output.failedHosts.length === 0) log.info(summary, 'rollout completed');
-  else log.warn(summary, `rollout ${output.outcome}`);
-  return output;
+
+  const done = (async () => {
+    const output = await toPromise(actor.start());
+    recorder.record({
+      type: 'RolloutFinished',
+      revision,
+      key: keyOf('rollout-finished'),
+      outcome: output.outcome,
+      failedHosts: output.failedHosts,
+      durationMs: Math.max(0, now() - started),
+    });
+    await recorder.flush();
+    const summary = { event: 'RolloutFinished', outcome: output.outcome, failedHosts: output.failedHosts };
+    if (output.outcome === 'completed' && output.failedHosts.length === 0) log.info(summary, 'rollout completed');
+    else log.warn(summary, `rollout ${output.outcome}`);
+    return output;
+  })();
+
+  return {
+    send: (event) => {
+      log.info({ event: `Rollout${event.type[0]}${event.type.slice(1).toLowerCase()}Requested` }, `${event.type.toLowerCase()} requested`);
+      actor.send(event);
+    },
+    done,
+  };
 }

@@ -15,6 +15,10 @@ export interface HostProgress {
   reason?: string;
   checks?: CheckOutcome[];
   rulesetHash?: string;
+  /** Checks already failing before the change (from the baseline run). */
+  baselineFailures?: string[];
+  /** While soaking: when the soak ends (epoch ms). */
+  soakUntil?: number;
 }
 
 export interface RevisionProgress {
@@ -25,9 +29,15 @@ export interface RevisionProgress {
   rejected: boolean;
   waves: { name: string; hosts: string[] }[] | null;
   hosts: Record<string, HostProgress>;
-  outcome: RolloutOutcome | 'superseded' | null;
+  outcome: RolloutOutcome | null;
   failedHosts: string[];
   durationMs?: number;
+  /** Hosts in the order they were confirmed (a rollback undoes the newest first). */
+  confirmedOrder: string[];
+  /** 0 for the first rollout; +1 for each `palisade rollout retry`. */
+  attempt: number;
+  /** The last operator request (pause, resume, abort, retry). */
+  control?: string;
 }
 
 export interface Projection {
@@ -45,7 +55,7 @@ export const emptyProjection = (): Projection => ({ revisions: new Map(), resour
 function progress(p: Projection, revision: string): RevisionProgress {
   let r = p.revisions.get(revision);
   if (!r) {
-    r = { revision, rejected: false, waves: null, hosts: {}, outcome: null, failedHosts: [] };
+    r = { revision, rejected: false, waves: null, hosts: {}, outcome: null, failedHosts: [], confirmedOrder: [], attempt: 0 };
     p.revisions.set(revision, r);
   }
   return r;
@@ -72,19 +82,33 @@ export function applyEvent(p: Projection, e: PalisadeEvent): Projection {
     case 'RolloutStarted':
       r.waves = e.waves;
       break;
-    case 'HostTransition':
+    case 'HostTransition': {
+      const baseline = e.to === 'applying' ? e.checks?.filter((c) => c.preexisting).map((c) => c.name) : r.hosts[e.host]?.baselineFailures;
       r.hosts[e.host] = {
         state: e.to,
         wave: e.wave,
         ...(e.reason !== undefined ? { reason: e.reason } : {}),
         ...(e.checks !== undefined ? { checks: e.checks } : {}),
         ...(e.rulesetHash !== undefined ? { rulesetHash: e.rulesetHash } : {}),
+        ...(baseline?.length ? { baselineFailures: baseline } : {}),
+        ...(e.soakUntil !== undefined ? { soakUntil: e.soakUntil } : {}),
       };
+      r.confirmedOrder = r.confirmedOrder.filter((h) => h !== e.host);
+      if (e.to === 'confirmed') r.confirmedOrder.push(e.host);
       break;
+    }
     case 'RolloutFinished':
       r.outcome = e.outcome;
       r.failedHosts = e.failedHosts;
       r.durationMs = e.durationMs;
+      break;
+    case 'RolloutControl':
+      r.control = e.action;
+      if (e.action === 'retry') {
+        // A retry starts the revision over: new waves, every host queued again.
+        Object.assign(r, { waves: null, hosts: {}, outcome: null, failedHosts: [], confirmedOrder: [], attempt: r.attempt + 1 });
+        delete r.durationMs;
+      }
       break;
     case 'HistoryRewritten':
       break;
@@ -101,7 +125,7 @@ export function desiredStateFromProjection(p: Projection): DesiredState {
 /** A revision is finished when it was rejected or its rollout reached an outcome. */
 export const isFinished = (r: RevisionProgress | undefined): boolean => !!r && (r.rejected || r.outcome !== null);
 
-const TERMINAL: ReadonlySet<string> = new Set<HostResult>(['confirmed', 'rolledBack', 'failed', 'unreachable']);
+const TERMINAL: ReadonlySet<string> = new Set<HostResult>(['confirmed', 'rolledBack', 'failed', 'unreachable', 'rejected']);
 const RESUME_AT: Record<string, ResumableState> = {
   applying: 'applying',
   verifying: 'verifying',
@@ -116,12 +140,16 @@ const RESUME_AT: Record<string, ResumableState> = {
 export function resumePoint(r: RevisionProgress): {
   settled: Record<string, HostOutput>;
   inFlight: Record<string, { state: ResumableState; soakUntil: number | null }>;
+  baselineFailures: Record<string, string[]>;
+  confirmedOrder: string[];
 } {
   const settled: Record<string, HostOutput> = {};
   const inFlight: Record<string, { state: ResumableState; soakUntil: number | null }> = {};
+  const baselineFailures: Record<string, string[]> = {};
   for (const [host, h] of Object.entries(r.hosts)) {
     if (TERMINAL.has(h.state)) settled[host] = { host, result: h.state as HostResult, reason: h.reason ?? null, checks: h.checks ?? [] };
-    else if (RESUME_AT[h.state]) inFlight[host] = { state: RESUME_AT[h.state]!, soakUntil: null };
+    else if (RESUME_AT[h.state]) inFlight[host] = { state: RESUME_AT[h.state]!, soakUntil: h.state === 'soaking' ? (h.soakUntil ?? null) : null };
+    if (h.baselineFailures) baselineFailures[host] = h.baselineFailures;
   }
-  return { settled, inFlight };
+  return { settled, inFlight, baselineFailures, confirmedOrder: r.confirmedOrder };
 }

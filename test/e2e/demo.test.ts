@@ -12,7 +12,8 @@ describe('npm start on the packet simulator (no root needed)', () => {
     expect(out).toMatch(/→ completed/);
     expect(out).toMatch(/→ halted/);
     expect(out).toMatch(/canary {2}node-a {3}rolledBack — checks failed after apply: ssh-from-management/);
-    expect(out).toMatch(/wave-1 {2}node-b {3}untouched/);
+    expect(out).toMatch(/half {4}node-b {3}untouched/);
+    expect(out).toMatch(/half {4}node-c {3}untouched/);
     expect(out).toMatch(/node-a: tcp\/22 open, tcp\/80 open, tcp\/8080 blocked/);
     expect(out).toMatch(/SSH is reachable on every host\./);
   });

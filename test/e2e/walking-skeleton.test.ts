@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import git from 'isomorphic-git';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CheckSpec, SSH_FAILSAFE_CHECK } from '../../src/checks/check-spec.js';
+import { CheckSpec } from '../../src/checks/check-spec.js';
 import { hostsFileForLab } from '../../src/cli/lab.js';
 import { openFileEventStore } from '../../src/eventlog/file-store.js';
 import type { EventStore } from '../../src/eventlog/store.js';
@@ -14,7 +14,6 @@ import type { HostDriver } from '../../src/hosts/host-driver.js';
 import { labDown, labPrerequisites, labUp, listLabNamespaces, type LabDescription } from '../../src/lab/lab.js';
 import { silentLogger } from '../../src/log/logger.js';
 import { Reconciler } from '../../src/reconciler/reconciler.js';
-import { DEFAULT_ROLLOUT_SETTINGS } from '../../src/rollout/run-rollout.js';
 
 const pre = await labPrerequisites();
 const HOSTS = ['node-a', 'node-b', 'node-c'];
@@ -34,6 +33,7 @@ spec:
 
 /** Good: web traffic allowed on workers; SSH stays open through the failsafe ports; 8080 falls to default deny. */
 const GOOD = {
+  'palisade.yaml': 'checkAttempts: 2\n',
   'hosts.yaml': ['node-a', 'node-b', 'node-c'].map((n, i) => hep(n, `198.18.0.${11 + i}`)).join('---\n'),
   'k8s-worker.yaml': `apiVersion: projectcalico.org/v3
 kind: GlobalNetworkPolicy
@@ -104,15 +104,7 @@ describe.skipIf(!pre.ok)('walking skeleton against the kernel (network namespace
     drivers = driversFromHostsFile(hostsFileForLab(lab));
     store = await openFileEventStore(path.join(work, 'state', 'events'));
     source = await openGitSource({ repo: path.join(work, 'repo'), branch: 'main', cacheDir: path.join(work, 'state', 'git-cache') });
-    reconciler = new Reconciler({
-      git: source,
-      store,
-      logger: silentLogger(),
-      stateDir: path.join(work, 'state'),
-      drivers,
-      checksFor: () => [{ ...SSH_FAILSAFE_CHECK, timeoutMs: 1000 }],
-      settings: { ...DEFAULT_ROLLOUT_SETTINGS, checkPolicy: { attempts: 2, retryDelayMs: 100 } },
-    });
+    reconciler = new Reconciler({ git: source, store, logger: silentLogger(), stateDir: path.join(work, 'state'), drivers });
     await reconciler.load();
   });
 
@@ -162,15 +154,7 @@ describe.skipIf(!pre.ok)('walking skeleton against the kernel (network namespace
   });
 
   it('does not re-process finished commits after a restart', async () => {
-    const restarted = new Reconciler({
-      git: source,
-      store,
-      logger: silentLogger(),
-      stateDir: path.join(work, 'state'),
-      drivers,
-      checksFor: () => [SSH_FAILSAFE_CHECK],
-      settings: DEFAULT_ROLLOUT_SETTINGS,
-    });
+    const restarted = new Reconciler({ git: source, store, logger: silentLogger(), stateDir: path.join(work, 'state'), drivers });
     const seqBefore = await store.head();
     await restarted.load();
     expect(await restarted.reconcile()).toEqual([]);

@@ -40,7 +40,8 @@ const input = (over: Partial<RolloutInput> = {}): RolloutInput => ({
     { name: 'rest', hosts: ['b', 'c'] },
   ],
   concurrency: 2,
-  maxFailures: 0,
+  maxFailures: [0],
+  onFailure: 'halt',
   soakMs: 0,
   soakIntervalMs: 10,
   ...over,
@@ -69,7 +70,7 @@ describe('rollout machine', () => {
 
   it('tolerates failures up to maxFailures and continues', async () => {
     const { machine } = fleet(new Set(['b']));
-    const out = await toPromise(createActor(machine, { input: input({ maxFailures: 1 }) }).start());
+    const out = await toPromise(createActor(machine, { input: input({ maxFailures: [1] }) }).start());
     expect(out.outcome).toBe('completed');
     expect(out.failedHosts).toEqual(['b']);
   });
