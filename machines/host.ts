@@ -129,6 +129,7 @@ export const hostMachine = setup({
     },
     preflight: {
       invoke: {
+        id: 'preflight',
         src: 'preflight',
         input: ({ context }) => ({ host: context.host, revision: context.revision }),
         onDone: [
@@ -151,6 +152,7 @@ export const hostMachine = setup({
     },
     applying: {
       invoke: {
+        id: 'apply',
         src: 'apply',
         input: ({ context }) => ({ host: context.host, revision: context.revision }),
         onDone: { target: 'verifying', actions: assign({ rulesetHash: ({ event }) => event.output.rulesetHash, reason: null }) },
@@ -161,6 +163,7 @@ export const hostMachine = setup({
     },
     verifying: {
       invoke: {
+        id: 'verify',
         src: 'verify',
         input: ({ context }) => ({ host: context.host, revision: context.revision }),
         onDone: [
@@ -184,6 +187,7 @@ export const hostMachine = setup({
         waiting: { after: { soakInterval: 'checking' } },
         checking: {
           invoke: {
+            id: 'soakCheck',
             src: 'verify',
             input: ({ context }) => ({ host: context.host, revision: context.revision }),
             onDone: [
@@ -203,6 +207,7 @@ export const hostMachine = setup({
     },
     rollingBack: {
       invoke: {
+        id: 'restore',
         src: 'restore',
         input: ({ context }) => ({ host: context.host, revision: context.revision }),
         onDone: { target: 'verifyingRollback', actions: assign({ rulesetHash: ({ event }) => event.output.rulesetHash }) },
@@ -211,6 +216,7 @@ export const hostMachine = setup({
     },
     verifyingRollback: {
       invoke: {
+        id: 'verifyRollback',
         src: 'verify',
         input: ({ context }) => ({ host: context.host, revision: context.revision }),
         onDone: [

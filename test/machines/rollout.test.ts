@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { createActor, fromPromise, toPromise } from 'xstate';
-import { hostMachine, type CheckRound, type EffectInput } from '../../machines/host.js';
+import { hostMachine, type CheckRound, type EffectInput, type PreflightResult } from '../../machines/host.js';
 import { rolloutMachine, type RolloutInput } from '../../machines/rollout.js';
 
 /** A fleet where `bad` hosts fail verification after apply; every effect call is recorded. */
@@ -104,5 +104,71 @@ describe('rollout machine', () => {
     const out = await toPromise(createActor(rolloutMachine.provide({ actors: { host } }), { input: input({ waves, concurrency: 2 }) }).start());
     expect(out.outcome).toBe('completed');
     expect(peak).toBe(2);
+  });
+
+  it('onFailure rollback undoes confirmed hosts, newest first, when a later wave fails', async () => {
+    const { calls, machine } = fleet(new Set(['c']));
+    const waves = [
+      { name: 'canary', hosts: ['a'] },
+      { name: 'w1', hosts: ['b'] },
+      { name: 'w2', hosts: ['c'] },
+    ];
+    const out = await toPromise(createActor(machine, { input: input({ waves, onFailure: 'rollback' }) }).start());
+    expect(out.outcome).toBe('rolledBack');
+    expect(out.results.a?.result).toBe('rolledBack');
+    expect(out.results.b?.result).toBe('rolledBack');
+    expect(out.results.b?.reason).toMatch(/undone because a later wave failed/);
+    expect(out.results.c?.result).toBe('rolledBack');
+    const restores = calls.filter((c) => c.startsWith('restore'));
+    expect(restores).toEqual(['restore c', 'restore b', 'restore a']);
+  });
+
+  it('halts without undoing anything by default', async () => {
+    const { calls, machine } = fleet(new Set(['b']));
+    const out = await toPromise(createActor(machine, { input: input() }).start());
+    expect(out.outcome).toBe('halted');
+    expect(out.results.a?.result).toBe('confirmed');
+    expect(calls).not.toContain('restore a');
+  });
+
+  it('pauses between waves and resumes on request', async () => {
+    const { calls, machine } = fleet(new Set());
+    const actor = createActor(machine, { input: input() }).start();
+    actor.send({ type: 'PAUSE' });
+    await new Promise((r) => setTimeout(r, 50));
+    expect(actor.getSnapshot().value).toBe('pausedBetweenWaves');
+    expect(calls.some((c) => c.endsWith(' b'))).toBe(false);
+    actor.send({ type: 'RESUME' });
+    const out = await toPromise(actor);
+    expect(out.outcome).toBe('completed');
+    expect(calls).toContain('apply b');
+  });
+
+  it('abort and supersede let in-flight hosts settle and start no others', async () => {
+    for (const [event, outcome] of [['ABORT', 'aborted'], ['SUPERSEDE', 'superseded']] as const) {
+      const { calls, machine } = fleet(new Set());
+      const actor = createActor(machine, { input: input() }).start();
+      actor.send({ type: event });
+      const out = await toPromise(actor);
+      expect(out.outcome).toBe(outcome);
+      expect(out.results.a?.result).toBe('confirmed');
+      expect(calls.some((c) => c.endsWith(' b') || c.endsWith(' c'))).toBe(false);
+    }
+  });
+
+  it('counts a host whose dry run rejects the ruleset as failed, without applying', async () => {
+    const host = hostMachine.provide({
+      actors: {
+        preflight: fromPromise<PreflightResult, EffectInput>(async () => ({ ok: false, checks: [], rejected: 'nft: syntax error' })),
+        apply: fromPromise<{ rulesetHash: string }, EffectInput>(async () => {
+          throw new Error('must not apply');
+        }),
+        verify: fromPromise<CheckRound, EffectInput>(async () => ({ ok: true, checks: [] })),
+        restore: fromPromise<{ rulesetHash: string }, EffectInput>(async () => ({ rulesetHash: 'x' })),
+      },
+    });
+    const out = await toPromise(createActor(rolloutMachine.provide({ actors: { host } }), { input: input() }).start());
+    expect(out.outcome).toBe('halted');
+    expect(out.results.a).toMatchObject({ result: 'rejected', reason: expect.stringMatching(/dry run.*nft: syntax error/) });
   });
 });
