@@ -38,10 +38,33 @@ export function createMetrics(opts: { registry?: Registry; processMetrics?: bool
   };
 }
 
-/** For `openFileEventStore(dir, { onAppended })`: keeps the event-log metrics current. */
+/**
+ * For `openFileEventStore(dir, { onAppended })`: keeps every metric current from the events
+ * themselves, so what `/metrics` says and what the log says cannot disagree.
+ */
 export function eventLogObserver(m: PalisadeMetrics): (events: readonly PalisadeEvent[], logBytes: number) => void {
+  const hostState = new Map<string, string>();
+  const applyingSince = new Map<string, number>();
   return (events, logBytes) => {
-    for (const e of events) m.eventsAppended.inc({ type: e.type });
+    for (const e of events) {
+      m.eventsAppended.inc({ type: e.type });
+      if (e.type === 'CommitObserved') m.commitsSeen.inc();
+      if (e.type !== 'HostTransition') continue;
+      const before = hostState.get(e.host);
+      if (before) m.hosts.dec({ state: before });
+      m.hosts.inc({ state: e.to });
+      hostState.set(e.host, e.to);
+      const at = Date.parse(e.time);
+      if (e.to === 'applying') applyingSince.set(e.host, at);
+      if (e.from === 'applying') {
+        const since = applyingSince.get(e.host);
+        if (since !== undefined) m.applyDuration.observe({ outcome: e.to === 'verifying' ? 'applied' : 'failed' }, Math.max(0, at - since) / 1000);
+        applyingSince.delete(e.host);
+      }
+      for (const c of e.checks ?? []) {
+        if (c.durationMs !== undefined) m.checkDuration.observe({ check: c.name, outcome: c.ok ? 'ok' : 'failed' }, c.durationMs / 1000);
+      }
+    }
     m.eventLogBytes.set(logBytes);
   };
 }

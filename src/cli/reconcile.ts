@@ -1,12 +1,16 @@
+import { rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { openFileEventStore } from '../eventlog/file-store.js';
+import { stateLayout } from '../eventlog/layout.js';
 import { openGitSource } from '../git/source.js';
 import { driversFromHostsFile } from '../hosts/drivers.js';
 import { readHostsFile } from '../hosts/hosts-file.js';
+import { startHttpServer } from '../http/server.js';
 import { createLogger } from '../log/logger.js';
+import { createMetrics, eventLogObserver } from '../metrics.js';
 import { startReconcileLoop } from '../reconciler/loop.js';
-import { Reconciler } from '../reconciler/reconciler.js';
+import { ControlError, Reconciler } from '../reconciler/reconciler.js';
 import { UsageError, type CommandIO } from './io.js';
 
 const USAGE = `usage: palisade reconcile --repo PATH|URL --state DIR --hosts FILE [options]
@@ -17,10 +21,24 @@ const USAGE = `usage: palisade reconcile --repo PATH|URL --state DIR --hosts FIL
   --branch NAME         branch to track (default: main)
   --path DIR            only this sub-directory of the repository holds policy
   --poll-interval MS    how often to look for new commits (default: 1000)
-  --once                process the commits not yet processed, then exit
+  --listen HOST:PORT    HTTP server: webhook, /healthz, /readyz, /metrics, rollout control
+                        (default: 127.0.0.1:9420; 'off' disables it)
+  --once                process the commits not yet processed, then exit (no HTTP server)
+
+Environment: PALISADE_WEBHOOK_SECRET (HMAC secret of POST /hooks/git), PALISADE_CONTROL_TOKEN
+(bearer token for POST /rollout/<action> from non-loopback clients), PALISADE_GIT_USERNAME,
+PALISADE_GIT_PASSWORD / PALISADE_GIT_TOKEN (remote repositories).
 
 How each revision rolls out (waves, soak, failure policy, checks) is read from palisade.yaml in
 the policy repository, so it is reviewed with the policy.`;
+
+function parseListen(text: string): { host: string; port: number } | null {
+  if (text === 'off') return null;
+  const m = /^(.*):(\d+)$/.exec(text);
+  const port = Number(m?.[2]);
+  if (!m || !m[1] || !Number.isInteger(port) || port > 65535) throw new UsageError(`--listen must be HOST:PORT or 'off', got '${text}'`);
+  return { host: m[1].replace(/^\[(.*)\]$/, '$1'), port };
+}
 
 export async function runReconcile(argv: string[], io: CommandIO): Promise<number> {
   const { values } = parseArgs({
@@ -32,6 +50,7 @@ export async function runReconcile(argv: string[], io: CommandIO): Promise<numbe
       branch: { type: 'string', default: 'main' },
       path: { type: 'string' },
       'poll-interval': { type: 'string', default: '1000' },
+      listen: { type: 'string', default: '127.0.0.1:9420' },
       once: { type: 'boolean', default: false },
       help: { type: 'boolean', default: false },
     },
@@ -41,40 +60,72 @@ export async function runReconcile(argv: string[], io: CommandIO): Promise<numbe
     return 0;
   }
   if (!values.repo || !values.state || !values.hosts) throw new UsageError(`reconcile needs --repo, --state and --hosts\n\n${USAGE}`);
-  const number = (name: string, text: string, min: number) => {
-    const n = Number(text);
-    if (!Number.isInteger(n) || n < min) throw new UsageError(`--${name} must be a whole number ≥ ${min}, got '${text}'`);
-    return n;
-  };
-  const pollIntervalMs = number('poll-interval', values['poll-interval'], 50);
+  const pollIntervalMs = Number(values['poll-interval']);
+  if (!Number.isInteger(pollIntervalMs) || pollIntervalMs < 50) throw new UsageError(`--poll-interval must be a whole number of milliseconds ≥ 50, got '${values['poll-interval']}'`);
+  const listen = values.once ? null : parseListen(values.listen);
 
   const hostsFile = await readHostsFile(values.hosts);
   const logger = createLogger({ simulated: hostsFile.hosts.some((h) => h.kind === 'simulated') });
-  const stateDir = path.resolve(values.state);
-  const store = await openFileEventStore(path.join(stateDir, 'events'));
+  const layout = stateLayout(path.resolve(values.state));
+  const metrics = createMetrics({ processMetrics: !values.once });
+  const store = await openFileEventStore(layout.events, { logger, onAppended: eventLogObserver(metrics) });
   const git = await openGitSource({
     repo: values.repo,
     branch: values.branch,
     ...(values.path ? { path: values.path } : {}),
-    cacheDir: path.join(stateDir, 'git-cache'),
+    cacheDir: layout.gitCache,
     logger,
   });
-  const reconciler = new Reconciler({ git, store, logger, stateDir, drivers: driversFromHostsFile(hostsFile), pollIntervalMs });
+  const reconciler = new Reconciler({ git, store, logger, stateDir: path.resolve(values.state), drivers: driversFromHostsFile(hostsFile), pollIntervalMs });
   try {
     await reconciler.load();
     if (values.once) {
       const results = await reconciler.reconcile();
       return results.some((r) => r.outcome !== 'completed' || r.failedHosts.length > 0) ? 1 : 0;
     }
-    const loop = startReconcileLoop(reconciler, logger, { pollIntervalMs, maxBackoffMs: 60_000 });
+    let ready = false;
+    const loop = startReconcileLoop(reconciler, logger, {
+      pollIntervalMs,
+      maxBackoffMs: 60_000,
+      onResults: () => {
+        ready = true;
+      },
+    });
+    const server = listen
+      ? await startHttpServer({
+          ...listen,
+          registry: metrics.registry,
+          logger,
+          ready: () => ready || reconciler.state.lastSeq > 0,
+          onGitHook: () => loop.trigger(),
+          ...(process.env.PALISADE_WEBHOOK_SECRET ? { webhookSecret: process.env.PALISADE_WEBHOOK_SECRET } : {}),
+          ...(process.env.PALISADE_CONTROL_TOKEN ? { controlToken: process.env.PALISADE_CONTROL_TOKEN } : {}),
+          onControl: async (action, by) => {
+            try {
+              const revision = await reconciler.control(action, by);
+              if (action === 'retry') loop.trigger();
+              return { status: 202, message: `${action} of ${revision.slice(0, 12)} accepted` };
+            } catch (e) {
+              if (e instanceof ControlError) return { status: 409, message: e.message };
+              throw e;
+            }
+          },
+        })
+      : null;
+    if (server) await writeFile(layout.endpoint, JSON.stringify({ url: server.url, pid: process.pid }));
     const stopWatching = git.watch(() => loop.trigger());
-    logger.info({ event: 'ReconcilerStarted', repo: git.description, branch: values.branch, hosts: hostsFile.hosts.map((h) => h.name) }, 'watching for commits');
+    logger.info({ event: 'ReconcilerStarted', repo: git.description, branch: values.branch, hosts: hostsFile.hosts.map((h) => h.name), http: server?.url }, 'watching for commits');
     await new Promise<void>((resolve) => {
       process.once('SIGINT', resolve);
       process.once('SIGTERM', resolve);
     });
+    logger.info({ event: 'ReconcilerStopping' }, 'stopping: letting the current pass finish');
     stopWatching();
     await loop.stop();
+    if (server) {
+      await server.close();
+      await rm(layout.endpoint, { force: true });
+    }
     return 0;
   } finally {
     await git.close();

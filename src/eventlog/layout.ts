@@ -7,5 +7,9 @@ export function stateLayout(stateDir: string) {
     snapshots: join(stateDir, 'snapshots'),
     /** Bare mirrors of remote repositories. */
     gitCache: join(stateDir, 'git'),
+    /** What each host held before a revision touched it (what a rollback restores). */
+    before: join(stateDir, 'before'),
+    /** Where the running reconciler's HTTP server listens, for `palisade rollout pause|resume|…`. */
+    endpoint: join(stateDir, 'http.json'),
   };
 }

@@ -1,3 +1,4 @@
+import { timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
@@ -16,7 +17,17 @@ export interface HttpServerOptions {
   ready: () => boolean;
   registry: Registry;
   logger?: Logger;
+  /** `POST /rollout/<action>`: operator control of the running rollout. */
+  onControl?: (action: ControlAction, by: string) => Promise<{ status: number; message: string }>;
+  /**
+   * Required as `Authorization: Bearer <token>` for control requests. Without it, control is
+   * only accepted from loopback clients.
+   */
+  controlToken?: string;
 }
+
+export const CONTROL_ACTIONS = ['pause', 'resume', 'abort', 'retry'] as const;
+export type ControlAction = (typeof CONTROL_ACTIONS)[number];
 
 export interface RunningHttpServer {
   url: string;
@@ -68,9 +79,37 @@ async function route(req: IncomingMessage, res: ServerResponse, opts: HttpServer
       return;
     case '/hooks/git':
       return gitHook(req, res, opts);
-    default:
+    default: {
+      const control = /^\/rollout\/(\w+)$/.exec(path);
+      if (control && opts.onControl) return rolloutControl(req, res, control[1]!, opts);
       return send(res, 404, 'not found\n');
+    }
   }
+}
+
+async function rolloutControl(req: IncomingMessage, res: ServerResponse, action: string, opts: HttpServerOptions): Promise<void> {
+  if (req.method !== 'POST') {
+    res.setHeader('Allow', 'POST');
+    return send(res, 405, 'method not allowed\n');
+  }
+  if (!(CONTROL_ACTIONS as readonly string[]).includes(action)) return send(res, 404, `unknown action '${action}' (one of: ${CONTROL_ACTIONS.join(', ')})\n`);
+  const remote = req.socket.remoteAddress ?? 'unknown';
+  const loopback = /^(127\.|::1$|::ffff:127\.)/.test(remote);
+  const token = header(req, 'authorization')?.replace(/^Bearer\s+/i, '');
+  const allowed = opts.controlToken ? token !== undefined && safeEqual(token, opts.controlToken) : loopback;
+  if (!allowed) {
+    opts.logger?.warn({ remote, action }, 'http: rollout control refused (needs loopback or the control token)');
+    return send(res, 403, 'forbidden: rollout control needs a loopback client or the control token\n');
+  }
+  const by = header(req, 'x-palisade-user') ?? remote;
+  const result = await opts.onControl!(action as ControlAction, by);
+  send(res, result.status, `${result.message}\n`);
+}
+
+function safeEqual(a: string, b: string): boolean {
+  const x = Buffer.from(a);
+  const y = Buffer.from(b);
+  return x.length === y.length && timingSafeEqual(x, y);
 }
 
 async function gitHook(req: IncomingMessage, res: ServerResponse, opts: HttpServerOptions): Promise<void> {

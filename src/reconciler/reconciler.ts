@@ -1,8 +1,8 @@
-import path from 'node:path';
 import { CheckSpec, SSH_FAILSAFE_CHECK } from '../checks/check-spec.js';
 import { compileHost } from '../compiler/index.js';
 import { renderNft, rulesetHash } from '../dataplane/index.js';
 import type { EventDraft, ResourceChange } from '../eventlog/events.js';
+import { stateLayout } from '../eventlog/layout.js';
 import type { EventStore } from '../eventlog/store.js';
 import type { CommitInfo, GitSource } from '../git/source.js';
 import type { HostDriver, HostInterface, Ruleset } from '../hosts/host-driver.js';
@@ -191,7 +191,7 @@ export class Reconciler {
         store: this.opts.store,
         logger,
         drivers: this.opts.drivers,
-        snapshots: new BeforeSnapshots(path.join(this.opts.stateDir, 'before')),
+        snapshots: new BeforeSnapshots(stateLayout(this.opts.stateDir).before),
         rulesetFor: (host, interfaces) => rulesetFor(desired, host, interfaces),
         checksFor: () => checks.all,
         reachabilityChecks: checks.reachability,

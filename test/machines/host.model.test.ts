@@ -47,7 +47,8 @@ function eventsFor(s: SnapshotFrom<typeof hostMachine>): AnyEventObject[] {
   }
 }
 
-const traversal = { input, events: eventsFor, serializeState: stateName } as const;
+// The graph library types events as the machine's own union; done/after events are xstate's.
+const traversal = { input, events: eventsFor as unknown as (s: SnapshotFrom<typeof hostMachine>) => { type: 'START' }[], serializeState: stateName };
 const paths = getShortestPaths(hostMachine, traversal);
 const visited = (path: (typeof paths)[number]) => [stateName(path.steps[0]?.state ?? path.state), ...path.steps.map((s) => stateName(s.state))];
 
@@ -94,9 +95,10 @@ describe('host machine model', () => {
     };
     for (const path of paths) {
       const queues: Record<string, { ok: boolean; value: unknown }[]> = { preflight: [], apply: [], verify: [], restore: [] };
-      for (const { event } of path.steps) {
+      for (const step of path.steps) {
+        const event = step.event as AnyEventObject & { output?: unknown; error?: unknown };
         const m = /^xstate\.(done|error)\.actor\.(\w+)$/.exec(event.type);
-        if (m) queues[effectOf[m[2]!]!]!.push({ ok: m[1] === 'done', value: m[1] === 'done' ? (event as { output: unknown }).output : (event as { error: unknown }).error });
+        if (m) queues[effectOf[m[2]!]!]!.push({ ok: m[1] === 'done', value: m[1] === 'done' ? event.output : event.error });
       }
       const effect = <T,>(name: string) =>
         fromPromise<T, EffectInput>(async () => {
@@ -112,7 +114,8 @@ describe('host machine model', () => {
       });
       const actor = createActor(machine, { input, clock }).start();
       const settle = () => new Promise((r) => setTimeout(r, 0));
-      for (const { event } of path.steps) {
+      for (const step of path.steps) {
+        const event = step.event as AnyEventObject & { output?: unknown; error?: unknown };
         if (event.type === 'START') actor.send({ type: 'START' });
         else if (event.type.startsWith('xstate.after.soakInterval')) clock.increment(SOAK_INTERVAL_MS);
         else if (event.type.startsWith('xstate.after.soakRemaining')) clock.increment(SOAK_MS);
