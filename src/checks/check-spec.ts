@@ -1,11 +1,22 @@
 import { z } from 'zod';
 import { Duration } from '../rollout/duration.js';
+import { DnsPacketError, encodeName } from './probes/dns-packet.js';
 
 /**
  * A connectivity check. `vantage: controller` runs from the management network towards the
  * host (can the operator still reach it?); `vantage: host` runs from the host outwards (can it
  * still reach its store, DNS, the Git remote?). `expect: closed` proves a deny works too.
  */
+/** A name the probe can put in a question; rejected here so palisade.yaml says where. */
+const DnsName = z.string().superRefine((name, ctx) => {
+  try {
+    encodeName(name);
+  } catch (e) {
+    if (!(e instanceof DnsPacketError)) throw e;
+    ctx.addIssue({ code: 'custom', message: e.message });
+  }
+});
+
 const common = {
   name: z.string().min(1),
   /** Address to reach; for the controller vantage the host's own address by default. */
@@ -22,8 +33,8 @@ export const CheckSpec = z
     z.strictObject({ ...common, kind: z.literal('tcp'), port: z.number().int().min(1).max(65535) }),
     /** The server's SSH banner arrives: more than an open port, a live sshd. */
     z.strictObject({ ...common, kind: z.literal('ssh'), port: z.number().int().min(1).max(65535).default(22) }),
-    /** A UDP DNS query gets an answer (any rcode). */
-    z.strictObject({ ...common, kind: z.literal('dns'), port: z.number().int().min(1).max(65535).default(53), query: z.string().default('.') }),
+    /** A UDP DNS query gets an answer (any rcode): type NS for the root `.`, A for any other name. */
+    z.strictObject({ ...common, kind: z.literal('dns'), port: z.number().int().min(1).max(65535).default(53), query: DnsName.default('.') }),
     /** ICMP echo. */
     z.strictObject({ ...common, kind: z.literal('icmp') }),
     /** An HTTP GET answers with the expected status. */

@@ -1,5 +1,6 @@
 import type { CheckOutcome } from '../eventlog/events.js';
 import type { CheckSpec } from './check-spec.js';
+import type { ProbeResult } from './probes/probe-result.js';
 import type { CheckRound } from '../../machines/host.js';
 
 export interface CheckPolicy {
@@ -44,8 +45,14 @@ export function describeCheck(check: CheckSpec): string {
   }
 }
 
-/** Turns a probe result into the outcome a check expects (`closed` inverts). */
-export function judge(check: CheckSpec, probe: { open: boolean; ms: number; error?: string }, where: string): CheckOutcome {
+/**
+ * Turns a probe result into the outcome a check expects (`closed` inverts). A probe that could not
+ * run fails either way: a missing tool must not pass for a working deny.
+ */
+export function judge(check: CheckSpec, probe: ProbeResult, where: string): CheckOutcome {
+  if (probe.inconclusive) {
+    return { name: check.name, ok: false, detail: `${describeCheck(check)} ${where}: could not probe (${probe.inconclusive}: ${probe.error ?? 'no reason given'})`, durationMs: probe.ms };
+  }
   const ok = check.expect === 'open' ? probe.open : !probe.open;
   const seen = probe.open ? 'open' : `closed (${probe.error ?? 'no answer'})`;
   return { name: check.name, ok, detail: `${describeCheck(check)} ${where}: ${seen}, expected ${check.expect}`, durationMs: probe.ms };

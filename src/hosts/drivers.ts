@@ -1,4 +1,4 @@
-import { LAB_SERVICE_PORTS } from '../lab/lab.js';
+import { LAB_SERVICES } from '../lab/lab.js';
 import type { HostDriver } from './host-driver.js';
 import type { HostsFile } from './hosts-file.js';
 import { NetnsHost } from './netns-host.js';
@@ -11,7 +11,7 @@ export function driversFromHostsFile(file: HostsFile): Map<string, HostDriver> {
       h.name,
       h.kind === 'netns'
         ? new NetnsHost(h.name, h.namespace, h.address, file.management.namespace ?? null)
-        : new SimulatedHost(h.name, h.address, h.interfaces, file.management.address, new Set(LAB_SERVICE_PORTS)),
+        : new SimulatedHost(h.name, h.address, h.interfaces, file.management.address, LAB_SERVICES),
     );
   }
   return drivers;

@@ -2,7 +2,7 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import type { CheckSpec } from '../checks/check-spec.js';
 import { judge } from '../checks/run-checks.js';
-import { tcpProbeInNamespace, tcpProbeLocal } from '../checks/tcp-probe.js';
+import { probe } from '../checks/probes/probe.js';
 import { applyRuleset, netnsNft, readTable, restoreRuleset, type NftRunner } from '../dataplane/index.js';
 import type { CheckOutcome } from '../eventlog/events.js';
 import type { HostDriver, HostInterface, Ruleset } from './host-driver.js';
@@ -48,17 +48,16 @@ export class NetnsHost implements HostDriver {
     await restoreRuleset(this.nft, snapshot ?? 'absent');
   }
 
+  /**
+   * Controller vantage: from the management namespace (this process's when there is none) to the
+   * host's address unless the check names another. Host vantage: from inside the host.
+   */
   async check(check: CheckSpec): Promise<CheckOutcome> {
-    if (check.kind !== 'tcp') return { name: check.name, ok: false, detail: `check kind '${check.kind}' is not supported by lab hosts yet` };
-    if (check.vantage === 'host') {
-      if (!check.target) return { name: check.name, ok: false, detail: 'a host-vantage check needs a target address' };
-      const probe = await tcpProbeInNamespace(this.namespace, check.target, check.port, check.timeoutMs);
-      return judge(check, probe, `from ${this.name} to ${check.target}`);
-    }
-    const target = check.target ?? this.address;
-    const probe = this.managementNamespace
-      ? await tcpProbeInNamespace(this.managementNamespace, target, check.port, check.timeoutMs)
-      : await tcpProbeLocal(target, check.port, check.timeoutMs);
-    return judge(check, probe, `from management to ${this.name} (${target})`);
+    const inbound = check.vantage === 'controller';
+    const target = check.target ?? (inbound ? this.address : undefined);
+    if (target === undefined) return { name: check.name, ok: false, detail: 'a host-vantage check needs a target address' };
+    const namespace = inbound ? this.managementNamespace : this.namespace;
+    const result = await probe(check, target, namespace === null ? {} : { namespace });
+    return judge(check, result, inbound ? `from management to ${this.name} (${target})` : `from ${this.name} to ${target}`);
   }
 }

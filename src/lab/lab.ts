@@ -2,7 +2,7 @@ import { execFile, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { promisify } from 'node:util';
 import { z } from 'zod';
-import { LAB_SERVICE_SOURCE } from './lab-service.js';
+import { LAB_SERVICE_SOURCE, serviceArgs, type ServicePorts } from './lab-service.js';
 
 const run = promisify(execFile);
 
@@ -15,8 +15,8 @@ const run = promisify(execFile);
 export const LAB_SUBNET = '198.18.0.0/24';
 export const LAB_PREFIX = 24;
 export const MANAGEMENT_ADDRESS = '198.18.0.1';
-/** Ports the stand-in service listens on in every host: 22 plays sshd. */
-export const LAB_SERVICE_PORTS = [22, 80, 8080] as const;
+/** What the stand-in service runs in every host: 22 plays sshd, 80 and 8080 serve HTTP, 53/udp DNS. */
+export const LAB_SERVICES: ServicePorts = { ssh: [22], http: [80, 8080], dns: [53] };
 
 export const LabHost = z.object({ name: z.string(), namespace: z.string(), address: z.string(), iface: z.string() });
 export type LabHost = z.infer<typeof LabHost>;
@@ -102,9 +102,9 @@ export async function labUp(hostNames: readonly string[], opts: { id?: string } 
   }
 }
 
-/** The stand-in sshd (and a web port) in a host namespace, detached so the lab outlives the CLI. */
+/** The stand-in sshd, web and DNS server in a host namespace, detached so the lab outlives the CLI. */
 async function startLabService(namespace: string): Promise<void> {
-  const child = spawn('ip', ['netns', 'exec', namespace, process.execPath, '-e', LAB_SERVICE_SOURCE, ...LAB_SERVICE_PORTS.map(String)], {
+  const child = spawn('ip', ['netns', 'exec', namespace, process.execPath, '-e', LAB_SERVICE_SOURCE, ...serviceArgs(LAB_SERVICES)], {
     detached: true,
     stdio: ['ignore', 'pipe', 'ignore'],
   });
