@@ -51,4 +51,4 @@ export type CheckSpec = z.output<typeof CheckSpec>;
 export type CheckKind = CheckSpec['kind'];
 
 /** The check that is always on: SSH from the management network must keep working. */
-export const SSH_FAILSAFE_CHECK: CheckSpec = CheckSpec.parse({ name: 'ssh-from-management', kind: 'tcp', port: 22 });
+export const SSH_FAILSAFE_CHECK: CheckSpec = CheckSpec.parse({ name: 'ssh-from-management', kind: 'ssh', port: 22 });

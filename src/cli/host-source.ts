@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { z } from 'zod';
 import type { HostFacts } from '../compiler/ir.js';
 import { formatModelError } from '../model/errors.js';
-import { loadPolicyDirectory } from '../model/load.js';
+import { readRepositoryDirectory } from '../repository/repository.js';
 import { desiredStateOf, type DesiredState } from '../state/desired-state.js';
 import { UsageError } from './io.js';
 
@@ -15,7 +15,7 @@ export class PolicyLoadError extends Error {
 
 export const loadDirectoryState: StateLoader = async (repo, ref) => {
   if (ref !== undefined) throw new UsageError('--ref needs the git policy source; this build reads --repo as a plain directory');
-  const result = await loadPolicyDirectory(repo);
+  const result = await readRepositoryDirectory(repo);
   if (result.errors.length > 0) throw new PolicyLoadError(`${repo} does not validate:\n${result.errors.map(formatModelError).join('\n')}`);
   return desiredStateOf(result.resources);
 };

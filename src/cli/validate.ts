@@ -1,5 +1,5 @@
 import { formatModelError, type ModelError } from '../model/errors.js';
-import { loadPolicyDirectory } from '../model/load.js';
+import { readRepositoryDirectory } from '../repository/repository.js';
 import { UsageError, type CommandIO } from './io.js';
 
 export const VALIDATE_USAGE = `usage: palisade validate [DIR] [--format text|json|github] [--skip-invalid]
@@ -71,7 +71,7 @@ export async function runValidate(argv: string[], io: CommandIO): Promise<number
   }
   let result;
   try {
-    result = await loadPolicyDirectory(args.dir, { skipInvalid: args.skipInvalid });
+    result = await readRepositoryDirectory(args.dir, { skipInvalid: args.skipInvalid });
   } catch (e) {
     io.stderr.write(`palisade validate: cannot read ${args.dir}: ${(e as Error).message}\n`);
     return 2;

@@ -2,6 +2,8 @@ import { execFile, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { promisify } from 'node:util';
 import { z } from 'zod';
+import { SSH_FAILSAFE_CHECK } from '../checks/check-spec.js';
+import { probe } from '../checks/probes/probe.js';
 import { LAB_SERVICE_SOURCE, serviceArgs, type ServicePorts } from './lab-service.js';
 
 const run = promisify(execFile);
@@ -95,11 +97,26 @@ export async function labUp(hostNames: readonly string[], opts: { id?: string } 
       await ip(['-n', br, 'link', 'set', peer, 'up']);
     }
     await Promise.all(lab.hosts.map((h) => startLabService(h.namespace)));
+    await Promise.all(lab.hosts.map((h) => waitReachable(lab.management.namespace, h)));
     return lab;
   } catch (e) {
     await labDown(lab);
     throw e;
   }
+}
+
+/**
+ * New veth links and the bridge take a moment to forward; a lab is only handed out once the
+ * management network reaches every host's sshd stand-in (bounded: 10 s).
+ */
+async function waitReachable(managementNamespace: string, host: LabHost): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  for (let attempt = 0; Date.now() < deadline; attempt++) {
+    const r = await probe(SSH_FAILSAFE_CHECK, host.address, { namespace: managementNamespace }).catch(() => null);
+    if (r?.open) return;
+    await new Promise((resolve) => setTimeout(resolve, Math.min(50 * 2 ** attempt, 500)));
+  }
+  throw new LabError('LAB_COMMAND_FAILED', `lab host ${host.name} (${host.address}) is not reachable from the management namespace after 10 s`);
 }
 
 /** The stand-in sshd, web and DNS server in a host namespace, detached so the lab outlives the CLI. */

@@ -21,7 +21,8 @@ export type ModelErrorCode =
   | 'FELIX_FIELDS_IGNORED'
   | 'FELIX_CONFIG_UNUSED'
   | 'NETWORK_POLICY_NOT_FOR_HOSTS'
-  | 'MISSING_PROFILE';
+  | 'MISSING_PROFILE'
+  | 'ROLLOUT_CONFIG_INVALID';
 
 export interface ModelError {
   code: ModelErrorCode;

@@ -128,6 +128,13 @@ const POLICY_FILE = /\.(ya?ml|json)$/i;
  * Paths in the result are `dir` joined with the path inside it.
  */
 export async function loadPolicyDirectory(dir: string, opts: LoadOptions = {}): Promise<LoadResult> {
+  const { files, errors } = await readPolicyDirectory(dir, opts);
+  const result = loadPolicyFiles(files, opts);
+  return { ...result, errors: byPosition([...errors, ...result.errors]) };
+}
+
+/** The file-reading half of `loadPolicyDirectory`: the files, and the files refused (with why). */
+export async function readPolicyDirectory(dir: string, opts: Pick<LoadOptions, 'maxFileBytes'> = {}): Promise<{ files: LoadedFile[]; errors: ModelError[] }> {
   const root = await realpath(dir);
   const files: LoadedFile[] = [];
   const early: ModelError[] = [];
@@ -179,8 +186,7 @@ export async function loadPolicyDirectory(dir: string, opts: LoadOptions = {}): 
 
   if (!(await stat(dir)).isDirectory()) throw new Error(`${dir} is not a directory`);
   await walk(root, dir);
-  const result = loadPolicyFiles(files, opts);
-  return { ...result, errors: byPosition([...early, ...result.errors]) };
+  return { files, errors: early };
 }
 
 /** Parses and validates one YAML or JSON text as a whole repository. */

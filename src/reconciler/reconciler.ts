@@ -7,17 +7,9 @@ import type { EventStore } from '../eventlog/store.js';
 import type { CommitInfo, GitSource } from '../git/source.js';
 import type { HostDriver, HostInterface, Ruleset } from '../hosts/host-driver.js';
 import type { Logger } from '../log/logger.js';
-import { loadPolicyFiles } from '../model/load.js';
+import { readRepository, type PolicyRepository } from '../repository/repository.js';
 import { BeforeSnapshots } from '../rollout/before-snapshots.js';
-import {
-  defaultRolloutConfig,
-  parseRolloutConfig,
-  resolveWaves,
-  ROLLOUT_CONFIG_FILE,
-  waveFailureBudgets,
-  type FleetHost,
-  type RolloutConfig,
-} from '../rollout/rollout-config.js';
+import { resolveWaves, waveFailureBudgets, type FleetHost, type RolloutConfig } from '../rollout/rollout-config.js';
 import { startRollout, type RolloutDeps, type RolloutHandle } from '../rollout/run-rollout.js';
 import { desiredStateOf, resourceKey, type DesiredState } from '../state/desired-state.js';
 import { applyEvent, emptyProjection, isFinished, project, type Projection } from '../state/projections.js';
@@ -154,20 +146,20 @@ export class Reconciler {
       log.info({ event: 'CommitObserved', author: commit.author, message: commit.message.split('\n')[0] }, 'new commit');
     }
 
-    const { loaded, rollout } = readRevision(await git.readFiles(revision));
-    const errors = [...loaded.errors, ...rollout.errors];
-    if (errors.length > 0 || !rollout.config) {
+    const repository = readRepository(await git.readFiles(revision));
+    const { errors } = repository;
+    if (errors.length > 0 || !repository.rollout) {
       await this.append([{ type: 'CommitRejected', revision, key: `${revision}:rejected`, errors: errors.map((e) => ({ ...e })) }]);
       log.error({ event: 'CommitRejected', errors: errors.length }, `commit rejected, nothing applied: ${errors.length} error(s)`);
       for (const e of errors) log.error({ event: 'ValidationError', file: e.file, line: e.line, col: e.col }, `${e.file}:${e.line}:${e.col}: ${e.message}`);
       return { revision, outcome: 'rejected', failedHosts: [] };
     }
-    for (const w of loaded.warnings) log.warn({ event: 'ValidationWarning', file: w.file, line: w.line }, `${w.file}:${w.line}:${w.col}: ${w.message}`);
-    const config = rollout.config;
+    for (const w of repository.warnings) log.warn({ event: 'ValidationWarning', file: w.file, line: w.line }, `${w.file}:${w.line}:${w.col}: ${w.message}`);
+    const config = repository.rollout;
 
-    const desired = desiredStateOf(loaded.resources);
+    const desired = desiredStateOf(repository.resources);
     if (this.projection.desiredRevision !== revision) {
-      const changes = diffResources(this.projection, loaded.resources);
+      const changes = diffResources(this.projection, repository.resources);
       await this.append([{ type: 'ResourcesChanged', revision, key: `${revision}:resources`, base: this.projection.desiredRevision, changes }]);
       log.info({ event: 'ResourcesChanged', changes: changes.map((c) => `${c.change} ${c.key}`) }, `${changes.length} resource(s) changed`);
     }
@@ -259,23 +251,12 @@ export function rulesetFor(desired: DesiredState, host: string, interfaces: Host
   return { program, text, hash: rulesetHash(text) };
 }
 
-/** Splits a revision's files into the Calico resources and the rollout configuration. */
-export function readRevision(files: { path: string; content: Uint8Array }[]): {
-  loaded: ReturnType<typeof loadPolicyFiles>;
-  rollout: { config: RolloutConfig | null; errors: ReturnType<typeof parseRolloutConfig>['errors'] };
-} {
-  const configFile = files.find((f) => f.path === ROLLOUT_CONFIG_FILE);
-  const loaded = loadPolicyFiles(files.filter((f) => f !== configFile));
-  const rollout = configFile ? parseRolloutConfig(new TextDecoder().decode(configFile.content), configFile.path) : { config: defaultRolloutConfig(), errors: [] };
-  return { loaded, rollout };
-}
-
 /** Hosts with the labels of their HostEndpoints, for wave selectors. */
 export function fleetOf(desired: DesiredState, hosts: readonly string[]): FleetHost[] {
   return hosts.map((name) => ({ name, labelSets: desired.hostEndpoints.filter((h) => h.spec.node === name).map((h) => h.metadata.labels) }));
 }
 
-function diffResources(p: Projection, next: ReturnType<typeof loadPolicyFiles>['resources']): ResourceChange[] {
+function diffResources(p: Projection, next: PolicyRepository['resources']): ResourceChange[] {
   const changes: ResourceChange[] = [];
   const seen = new Set<string>();
   for (const { resource, source } of next) {

@@ -1,15 +1,17 @@
 import { z } from 'zod';
 
 const UNIT_MS = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 } as const;
+const TEXT = /^(\d+(?:\.\d+)?)(ms|s|m|h)$/;
+const HINT = 'a duration is a whole number of milliseconds or text like 500ms, 30s, 2m, 1h';
 
 /** A duration as milliseconds (number) or text such as `500ms`, `30s`, `2m`, `1h`; output in ms. */
-export const Duration = z.union([
-  z.number().int().nonnegative(),
-  z
-    .string()
-    .regex(/^\d+(\.\d+)?(ms|s|m|h)$/, 'a duration is a number of milliseconds or text like 500ms, 30s, 2m, 1h')
-    .transform((text) => {
-      const [, value, unit] = /^(\d+(?:\.\d+)?)(ms|s|m|h)$/.exec(text)!;
-      return Math.round(Number(value) * UNIT_MS[unit as keyof typeof UNIT_MS]);
-    }),
-]);
+export const Duration = z.union([z.number(), z.string()]).transform((value, ctx) => {
+  if (typeof value === 'number') {
+    if (Number.isInteger(value) && value >= 0) return value;
+  } else {
+    const m = TEXT.exec(value);
+    if (m) return Math.round(Number(m[1]) * UNIT_MS[m[2] as keyof typeof UNIT_MS]);
+  }
+  ctx.addIssue({ code: 'custom', message: `${HINT}, got ${JSON.stringify(value)}` });
+  return z.NEVER;
+});

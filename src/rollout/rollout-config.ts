@@ -2,7 +2,7 @@ import { LineCounter, parseDocument } from 'yaml';
 import { z } from 'zod';
 import type { Wave } from '../../machines/rollout.js';
 import { CheckSpec } from '../checks/check-spec.js';
-import type { ModelErrorRecord } from '../eventlog/events.js';
+import type { ModelError } from '../model/errors.js';
 import { parseSelector } from '../selector/index.js';
 import { Duration } from './duration.js';
 
@@ -67,7 +67,7 @@ export type RolloutConfig = z.output<typeof RolloutConfig>;
 export const defaultRolloutConfig = (): RolloutConfig => RolloutConfig.parse({});
 
 /** Parses palisade.yaml; errors name the file, line and column like the model's. */
-export function parseRolloutConfig(text: string, file = ROLLOUT_CONFIG_FILE): { config: RolloutConfig | null; errors: ModelErrorRecord[] } {
+export function parseRolloutConfig(text: string, file = ROLLOUT_CONFIG_FILE): { config: RolloutConfig | null; errors: ModelError[] } {
   const lineCounter = new LineCounter();
   const doc = parseDocument(text, { lineCounter, uniqueKeys: true });
   const at = (offset: number | undefined) => {
@@ -77,16 +77,26 @@ export function parseRolloutConfig(text: string, file = ROLLOUT_CONFIG_FILE): { 
   if (doc.errors.length > 0) {
     return { config: null, errors: doc.errors.map((e) => ({ code: 'YAML_SYNTAX', file, ...at(e.pos[0]), message: e.message.split('\n')[0]! })) };
   }
-  // A cap on alias expansion keeps a hostile file from blowing up memory.
-  const parsed = RolloutConfig.safeParse(doc.toJS({ maxAliasCount: 100 }) ?? {});
+  let raw: unknown;
+  try {
+    // A cap on alias expansion keeps a hostile file from blowing up memory.
+    raw = doc.toJS({ maxAliasCount: 100 });
+  } catch (e) {
+    return { config: null, errors: [{ code: 'ALIAS_LIMIT', file, line: 1, col: 1, message: (e as Error).message }] };
+  }
+  const parsed = RolloutConfig.safeParse(raw ?? {});
   if (parsed.success) return { config: parsed.data, errors: [] };
   return {
     config: null,
     errors: parsed.error.issues.map((issue) => {
-      const node = doc.getIn(issue.path as (string | number)[], true) as { range?: [number, number, number] } | undefined;
-      const parent = doc.getIn(issue.path.slice(0, -1) as (string | number)[], true) as { range?: [number, number, number] } | undefined;
-      const field = issue.path.join('.') || '(root)';
-      return { code: 'ROLLOUT_CONFIG_INVALID', file, ...at((node ?? parent)?.range?.[0]), kind: 'RolloutConfig', field, message: `${field}: ${issue.message}` };
+      type Ranged = { range?: [number, number, number]; items?: { key?: { value?: unknown; range?: [number, number, number] } }[] };
+      const node = (issue.path.length ? doc.getIn(issue.path as (string | number)[], true) : doc.contents) as Ranged | undefined;
+      const parent = doc.getIn(issue.path.slice(0, -1) as (string | number)[], true) as Ranged | undefined;
+      // An unknown key is reported on the key itself, so a typo points at its own line.
+      const unknownKey = issue.code === 'unrecognized_keys' ? node?.items?.find((i) => issue.keys.includes(String(i.key?.value)))?.key : undefined;
+      const field = [...issue.path, ...(issue.code === 'unrecognized_keys' ? issue.keys.slice(0, 1) : [])].join('.') || '(root)';
+      if (unknownKey) return { code: 'ROLLOUT_CONFIG_INVALID' as const, file, ...at(unknownKey.range?.[0]), kind: 'RolloutConfig', field, message: issue.message };
+      return { code: 'ROLLOUT_CONFIG_INVALID' as const, file, ...at((node ?? parent)?.range?.[0]), kind: 'RolloutConfig', field, message: issue.message };
     }),
   };
 }

@@ -1,3 +1,4 @@
+import { readRepositoryDirectory } from '../../src/repository/repository.js';
 import { describe, expect, it } from 'vitest';
 import { formatModelError } from '../../src/model/errors.js';
 import { loadPolicyDirectory, loadPolicyFiles } from '../../src/model/load.js';
@@ -69,7 +70,8 @@ items:
 
 describe('loadPolicyDirectory', () => {
   it('validates the example repository clean', async () => {
-    const r = await loadPolicyDirectory('policies-example');
+    const r = await readRepositoryDirectory('policies-example');
+    expect(r.rollout?.waves.map((w) => w.name)).toEqual(['canary', 'half', 'rest']);
     expect(r.errors.map(formatModelError)).toEqual([]);
     expect(r.warnings).toEqual([]);
     expect(r.resources.map((l) => `${l.resource.kind}/${l.resource.metadata.name}`).sort()).toEqual([
