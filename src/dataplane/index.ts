@@ -1,3 +1,3 @@
 export { applyRuleset, checkDrift, compareStructure, NftError, readTable, restoreRuleset, type ApplyResult, type DriftReport, type NftErrorCode, type SavedRuleset } from './apply.js';
-export { netnsNft, type NftResult, type NftRunner } from './nft-runner.js';
+export { localNft, netnsNft, RootNamespaceRefused, type NftResult, type NftRunner } from './nft-runner.js';
 export { ACCEPT_MARK, PASS_MARK, renderNft, RenderError, rulesetHash, TABLE } from './render.js';

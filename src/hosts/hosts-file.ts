@@ -13,6 +13,13 @@ export const HostEntry = z.discriminatedUnion('kind', [
     address: z.string().min(1),
   }),
   z.strictObject({
+    kind: z.literal('local'),
+    name: z.string().min(1),
+    address: z.string().min(1),
+    /** Palisade may change the nftables of the machine it runs on: must be said explicitly. */
+    manageThisMachine: z.boolean().default(false),
+  }),
+  z.strictObject({
     kind: z.literal('simulated'),
     name: z.string().min(1),
     address: z.string().min(1),
