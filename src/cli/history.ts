@@ -1,9 +1,9 @@
 import { parseArgs } from 'node:util';
 import { isEventLogError } from '../eventlog/errors.js';
 import { openFileEventStore } from '../eventlog/file-store.js';
-import { historyProjection, type RevisionRecord } from '../eventlog/history.js';
 import { stateLayout } from '../eventlog/layout.js';
 import { replay } from '../eventlog/snapshot.js';
+import { observedRevisions, reconcilerProjection, revisionOutcome, type RevisionProgress } from '../state/projections.js';
 import { formatDuration } from './events.js';
 import { EXIT, type CommandIO } from './io.js';
 
@@ -34,8 +34,8 @@ export async function runHistory(argv: readonly string[], io: CommandIO): Promis
   }
   try {
     const store = await openFileEventStore(stateLayout(args.state).events, { readOnly: true });
-    const { state } = await replay(store, historyProjection).finally(() => store.close());
-    for (const r of state.revisions) io.stdout.write(args.json ? `${JSON.stringify(r)}\n` : `${formatRevision(r)}\n`);
+    const { state } = await replay(store, reconcilerProjection).finally(() => store.close());
+    for (const r of observedRevisions(state)) io.stdout.write(args.json ? `${JSON.stringify(historyRecord(r))}\n` : `${formatRevision(r)}\n`);
     return EXIT.ok;
   } catch (e) {
     io.stderr.write(`palisade history: ${isEventLogError(e) ? `${e.code}: ` : ''}${(e as Error).message}\n`);
@@ -43,9 +43,25 @@ export async function runHistory(argv: readonly string[], io: CommandIO): Promis
   }
 }
 
-export function formatRevision(r: RevisionRecord): string {
-  const message = (r.message.split('\n', 1)[0] ?? '').slice(0, 60);
-  const outcome = r.failedHosts.length ? `${r.outcome} (${r.failedHosts.length} failed)` : r.outcome;
-  const duration = r.durationMs === null ? '-' : formatDuration(r.durationMs);
-  return [r.revision.slice(0, 10), r.committedAt.slice(0, 16).replace('T', ' '), r.author, outcome.padEnd(11), duration.padStart(6), `${r.afterRewrite ? '[after force-push] ' : ''}${message}`].join('  ');
+/** The `--json` form of a revision: stable field names for scripts. */
+function historyRecord(r: RevisionProgress) {
+  return {
+    revision: r.revision,
+    author: r.author ?? '',
+    message: r.message ?? '',
+    committedAt: r.committedAt ?? '',
+    observedAt: r.observedAt ?? '',
+    outcome: revisionOutcome(r),
+    durationMs: r.durationMs ?? null,
+    failedHosts: r.failedHosts,
+    attempt: r.attempt,
+    afterRewrite: r.afterRewrite ?? false,
+  };
+}
+
+export function formatRevision(r: RevisionProgress): string {
+  const message = ((r.message ?? '').split('\n', 1)[0] ?? '').slice(0, 60);
+  const outcome = r.failedHosts.length ? `${revisionOutcome(r)} (${r.failedHosts.length} failed)` : revisionOutcome(r);
+  const duration = r.durationMs === undefined ? '-' : formatDuration(r.durationMs);
+  return [r.revision.slice(0, 10), (r.committedAt ?? '').slice(0, 16).replace('T', ' '), r.author ?? '', outcome.padEnd(11), duration.padStart(6), `${r.afterRewrite ? '[after force-push] ' : ''}${message}`].join('  ');
 }

@@ -3,6 +3,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { openFileEventStore } from '../eventlog/file-store.js';
 import { stateLayout } from '../eventlog/layout.js';
+import { openSnapshotStore } from '../eventlog/snapshot.js';
 import { openGitSource } from '../git/source.js';
 import { driversFromHostsFile } from '../hosts/drivers.js';
 import { readHostsFile } from '../hosts/hosts-file.js';
@@ -76,7 +77,15 @@ export async function runReconcile(argv: string[], io: CommandIO): Promise<numbe
     cacheDir: layout.gitCache,
     logger,
   });
-  const reconciler = new Reconciler({ git, store, logger, stateDir: path.resolve(values.state), drivers: driversFromHostsFile(hostsFile), pollIntervalMs });
+  const reconciler = new Reconciler({
+    git,
+    store,
+    logger,
+    stateDir: path.resolve(values.state),
+    drivers: driversFromHostsFile(hostsFile),
+    pollIntervalMs,
+    snapshots: openSnapshotStore(layout.snapshots, logger),
+  });
   try {
     await reconciler.load();
     if (values.once) {

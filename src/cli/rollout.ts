@@ -4,7 +4,7 @@ import { parseArgs } from 'node:util';
 import { openFileEventStore } from '../eventlog/file-store.js';
 import { stateLayout } from '../eventlog/layout.js';
 import { CONTROL_ACTIONS } from '../http/server.js';
-import { project, type Projection, type RevisionProgress } from '../state/projections.js';
+import { project, type ReconcilerState, type RevisionProgress } from '../state/projections.js';
 import { UsageError, type CommandIO } from './io.js';
 
 const USAGE = `usage: palisade rollout status --state DIR [--watch] [--revision SHA]
@@ -89,7 +89,7 @@ async function status(stateDir: string, revision: string | undefined, watch: boo
 const short = (oid: string) => oid.slice(0, 8);
 
 /** The status screen: one revision, its waves, every host's state and last check. */
-export function formatStatus(p: Projection, revision?: string): string {
+export function formatStatus(p: ReconcilerState, revision?: string): string {
   const all = [...p.revisions.values()].filter((r) => r.observedAt);
   const r: RevisionProgress | undefined = revision ? all.find((x) => x.revision.startsWith(revision)) : all.at(-1);
   if (!r) return revision ? `no revision ${revision} in the event log\n` : 'no revision in the event log yet\n';

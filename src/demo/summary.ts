@@ -1,9 +1,9 @@
-import type { Projection } from '../state/projections.js';
+import type { ReconcilerState } from '../state/projections.js';
 
 const short = (oid: string) => oid.slice(0, 8);
 
 /** One screen: each revision, how its rollout ended, and where every host ended up and why. */
-export function formatSummary(p: Projection, eventCount: number): string {
+export function formatSummary(p: ReconcilerState, eventCount: number): string {
   const lines = [`Summary, read back from the event log (${eventCount} events):`];
   for (const r of p.revisions.values()) {
     if (!r.observedAt) continue;

@@ -11,6 +11,9 @@ export interface Projection<S> {
   version: number;
   init(): S;
   apply(state: S, event: PalisadeEvent): S;
+  /** For states that are not plain JSON (Maps, Sets): how they are written to and read from a snapshot. */
+  encode?(state: S): unknown;
+  decode?(json: unknown): S;
 }
 
 export interface Snapshot<S> {
@@ -95,7 +98,7 @@ export async function replay<S>(store: Iterable, projection: Projection<S>, snap
   const snap = await snapshots?.load<S>(projection.name);
   // A snapshot ahead of the log (log restored from an older backup) describes events that do not exist.
   const usable = snap && snap.version === projection.version && snap.projection === projection.name && snap.seq <= head ? snap : null;
-  let state = usable ? usable.state : projection.init();
+  let state = usable ? (projection.decode ? projection.decode(usable.state) : usable.state) : projection.init();
   let seq = usable ? usable.seq : 0;
   let lastSaved = seq;
   const batches = store.iterate ? store.iterate(seq) : [await store.read(seq)];
@@ -105,7 +108,7 @@ export async function replay<S>(store: Iterable, projection: Projection<S>, snap
       seq = event.seq;
     }
     if (snapshots && seq - lastSaved >= every) {
-      await snapshots.save({ projection: projection.name, version: projection.version, seq, state });
+      await snapshots.save({ projection: projection.name, version: projection.version, seq, state: projection.encode ? projection.encode(state) : state });
       lastSaved = seq;
     }
   }

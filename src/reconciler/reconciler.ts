@@ -12,7 +12,8 @@ import { BeforeSnapshots } from '../rollout/before-snapshots.js';
 import { resolveWaves, waveFailureBudgets, type FleetHost, type RolloutConfig } from '../rollout/rollout-config.js';
 import { startRollout, type RolloutDeps, type RolloutHandle } from '../rollout/run-rollout.js';
 import { desiredStateOf, resourceKey, type DesiredState } from '../state/desired-state.js';
-import { applyEvent, emptyProjection, isFinished, project, type Projection } from '../state/projections.js';
+import { replay, type SnapshotStore } from '../eventlog/snapshot.js';
+import { applyEvent, emptyReconcilerState, isFinished, project, reconcilerProjection, type ReconcilerState } from '../state/projections.js';
 
 export interface ReconcilerOptions {
   git: GitSource;
@@ -27,6 +28,10 @@ export interface ReconcilerOptions {
   /** Clock hooks for tests and benchmarks. */
   now?: RolloutDeps['now'];
   clock?: RolloutDeps['clock'];
+  /** Snapshots of the projection, so a restart replays only the events since the last one. */
+  snapshots?: SnapshotStore;
+  /** Events between snapshots (default 10,000). */
+  snapshotEvery?: number;
 }
 
 export type CommitOutcome = 'completed' | 'halted' | 'rolledBack' | 'aborted' | 'superseded' | 'rejected';
@@ -56,18 +61,33 @@ export class ControlError extends Error {
  * pinned as bad: it is not tried again until a newer commit arrives or someone asks for a retry.
  */
 export class Reconciler {
-  private projection: Projection = emptyProjection();
+  private projection: ReconcilerState = emptyReconcilerState();
+  private snapshotSeq = 0;
   private busy: Promise<CommitResult[]> | null = null;
   private active: { revision: string; handle: RolloutHandle } | null = null;
 
   constructor(private readonly opts: ReconcilerOptions) {}
 
-  /** Rebuilds the projection from the log. */
-  async load(): Promise<void> {
-    this.projection = project(await this.opts.store.read());
+  /** Rebuilds the projection: the newest snapshot, then the events after it. */
+  async load(): Promise<{ fromSnapshot: number }> {
+    const { state, fromSnapshot } = await replay(this.opts.store, reconcilerProjection, this.opts.snapshots, { every: this.snapshotEvery });
+    this.projection = state;
+    this.snapshotSeq = Math.max(fromSnapshot, this.projection.lastSeq);
+    return { fromSnapshot };
   }
 
-  get state(): Projection {
+  private get snapshotEvery() {
+    return this.opts.snapshotEvery ?? 10_000;
+  }
+
+  private async maybeSnapshot(): Promise<void> {
+    if (!this.opts.snapshots || this.projection.lastSeq - this.snapshotSeq < this.snapshotEvery) return;
+    const p = reconcilerProjection;
+    await this.opts.snapshots.save({ projection: p.name, version: p.version, seq: this.projection.lastSeq, state: p.encode!(this.projection) });
+    this.snapshotSeq = this.projection.lastSeq;
+  }
+
+  get state(): ReconcilerState {
     return this.projection;
   }
 
@@ -125,7 +145,10 @@ export class Reconciler {
       this.opts.logger.warn({ event: 'HistoryRewritten', previousHead: lastSeen, newHead }, 'history was rewritten (force-push): the new tip is diffed against the last applied state');
     }
     const pending = since.commits.filter((c) => !isFinished(this.projection.revisions.get(c.oid)));
-    for (const [i, commit] of pending.entries()) results.push(await this.processRevision(commit, i < pending.length - 1));
+    for (const [i, commit] of pending.entries()) {
+      results.push(await this.processRevision(commit, i < pending.length - 1));
+      await this.maybeSnapshot();
+    }
     return results;
   }
 
@@ -256,7 +279,7 @@ export function fleetOf(desired: DesiredState, hosts: readonly string[]): FleetH
   return hosts.map((name) => ({ name, labelSets: desired.hostEndpoints.filter((h) => h.spec.node === name).map((h) => h.metadata.labels) }));
 }
 
-function diffResources(p: Projection, next: PolicyRepository['resources']): ResourceChange[] {
+function diffResources(p: ReconcilerState, next: PolicyRepository['resources']): ResourceChange[] {
   const changes: ResourceChange[] = [];
   const seen = new Set<string>();
   for (const { resource, source } of next) {

@@ -1,6 +1,7 @@
 import type { HostOutput, HostResult, ResumableState } from '../../machines/host.js';
 import type { RolloutOutcome } from '../../machines/rollout.js';
 import type { CheckOutcome, PalisadeEvent } from '../eventlog/events.js';
+import type { Projection as SnapshotProjection } from '../eventlog/snapshot.js';
 import type { Resource } from '../model/schemas.js';
 import { desiredStateOf, type DesiredState, type SourceLocation } from './desired-state.js';
 
@@ -25,7 +26,10 @@ export interface RevisionProgress {
   revision: string;
   author?: string;
   message?: string;
+  committedAt?: string;
   observedAt?: string;
+  /** First seen right after a force-push rewrote the history before it. */
+  afterRewrite?: boolean;
   rejected: boolean;
   waves: { name: string; hosts: string[] }[] | null;
   hosts: Record<string, HostProgress>;
@@ -40,7 +44,7 @@ export interface RevisionProgress {
   control?: string;
 }
 
-export interface Projection {
+export interface ReconcilerState {
   /** Revisions in the order they were first seen. */
   revisions: Map<string, RevisionProgress>;
   /** Current resources (`Kind/name` → resource) after every ResourcesChanged so far. */
@@ -48,11 +52,13 @@ export interface Projection {
   /** Revision of the last ResourcesChanged: the base the next commit is diffed against. */
   desiredRevision: string | null;
   lastSeq: number;
+  /** A HistoryRewritten was seen and no commit observed since. */
+  rewritePending: boolean;
 }
 
-export const emptyProjection = (): Projection => ({ revisions: new Map(), resources: new Map(), desiredRevision: null, lastSeq: 0 });
+export const emptyReconcilerState = (): ReconcilerState => ({ revisions: new Map(), resources: new Map(), desiredRevision: null, lastSeq: 0, rewritePending: false });
 
-function progress(p: Projection, revision: string): RevisionProgress {
+function progress(p: ReconcilerState, revision: string): RevisionProgress {
   let r = p.revisions.get(revision);
   if (!r) {
     r = { revision, rejected: false, waves: null, hosts: {}, outcome: null, failedHosts: [], confirmedOrder: [], attempt: 0 };
@@ -62,12 +68,13 @@ function progress(p: Projection, revision: string): RevisionProgress {
 }
 
 /** Folds one event into the projection (mutates it: replay of long logs must not copy maps). */
-export function applyEvent(p: Projection, e: PalisadeEvent): Projection {
+export function applyEvent(p: ReconcilerState, e: PalisadeEvent): ReconcilerState {
   p.lastSeq = e.seq;
   const r = progress(p, e.revision);
   switch (e.type) {
     case 'CommitObserved':
-      Object.assign(r, { author: e.author, message: e.message, observedAt: e.time });
+      Object.assign(r, { author: e.author, message: e.message, committedAt: e.committedAt, observedAt: e.time, afterRewrite: p.rewritePending });
+      p.rewritePending = false;
       break;
     case 'CommitRejected':
       r.rejected = true;
@@ -111,14 +118,38 @@ export function applyEvent(p: Projection, e: PalisadeEvent): Projection {
       }
       break;
     case 'HistoryRewritten':
+      p.rewritePending = true;
       break;
   }
   return p;
 }
 
-export const project = (events: readonly PalisadeEvent[], from: Projection = emptyProjection()): Projection => events.reduce(applyEvent, from);
+/** The reconciler's fold as a snapshot-able projection (`replay()` restores it in bounded time). */
+export const reconcilerProjection: SnapshotProjection<ReconcilerState> = {
+  name: 'reconciler',
+  version: 1,
+  init: emptyReconcilerState,
+  apply: applyEvent,
+  encode: (p) => ({ ...p, revisions: [...p.revisions], resources: [...p.resources] }),
+  decode: (json) => {
+    const j = json as Omit<ReconcilerState, 'revisions' | 'resources'> & { revisions: [string, RevisionProgress][]; resources: [string, { resource: Resource; source: SourceLocation }][] };
+    return { ...j, revisions: new Map(j.revisions), resources: new Map(j.resources) };
+  },
+};
 
-export function desiredStateFromProjection(p: Projection): DesiredState {
+/** Revisions in the order they were seen, as `palisade history` lists them. */
+export const observedRevisions = (p: ReconcilerState): RevisionProgress[] => [...p.revisions.values()].filter((r) => r.observedAt);
+
+/** One word for where a revision stands. */
+export function revisionOutcome(r: RevisionProgress): string {
+  if (r.rejected) return 'rejected';
+  if (r.outcome) return r.outcome;
+  return r.waves ? 'rolling-out' : 'observed';
+}
+
+export const project = (events: readonly PalisadeEvent[], from: ReconcilerState = emptyReconcilerState()): ReconcilerState => events.reduce(applyEvent, from);
+
+export function desiredStateFromProjection(p: ReconcilerState): DesiredState {
   return desiredStateOf([...p.resources.values()]);
 }
 
