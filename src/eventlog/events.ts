@@ -106,6 +106,17 @@ export const RolloutFinished = z.object({
   durationMs: z.number().nonnegative(),
 });
 
+/** A host's `table inet palisade` no longer matched what Palisade applied (a hand edit, another tool). */
+export const DriftDetected = z.object({
+  ...Envelope,
+  type: z.literal('DriftDetected'),
+  host: z.string(),
+  /** The first difference found, e.g. `chain filter-input has different rules`. */
+  details: z.string(),
+  /** Whether the desired ruleset was put back (and read back intact). */
+  restored: z.boolean(),
+});
+
 export const PalisadeEvent = z.discriminatedUnion('type', [
   CommitObserved,
   ResourcesChanged,
@@ -114,6 +125,7 @@ export const PalisadeEvent = z.discriminatedUnion('type', [
   RolloutStarted,
   HostTransition,
   RolloutFinished,
+  DriftDetected,
 ]);
 export type PalisadeEvent = z.infer<typeof PalisadeEvent>;
 export type EventType = PalisadeEvent['type'];
