@@ -90,6 +90,8 @@ function summary(e: PalisadeEvent): string {
       return `${e.outcome} in ${formatDuration(e.durationMs)}${e.failedHosts.length ? `, failed: ${e.failedHosts.join(',')}` : ''}`;
     case 'RolloutControl':
       return `${e.action} requested by ${e.by}`;
+    case 'DriftDetected':
+      return `${e.host}: ${e.details}${e.restored ? ' (restored)' : ' (NOT restored)'}`;
   }
 }
 

@@ -5,18 +5,20 @@ import { CompileContext } from './context.js';
 import {
   stageKey,
   type Direction,
+  type AddressSet,
   type EndpointProgram,
   type Failsafe,
   type HostFacts,
   type HostProgram,
   type InterfaceBinding,
+  type NamedPortSet,
   type RuleChain,
   type StageKind,
   type StageProgram,
   type TierProgram,
 } from './ir.js';
 import { SAFE_IFNAME, safeId } from './names.js';
-import { compileRule, SetRegistry } from './rules.js';
+import type { SetRequest } from './rules.js';
 
 /** Compiles the program of one host. Pure: same state and facts, same program. */
 export function compileHost(state: DesiredState, host: HostFacts): HostProgram {
@@ -39,8 +41,15 @@ export function compileHostIn(ctx: CompileContext, host: HostFacts): HostProgram
   const felix = effectiveFelix(state, host.node);
   const warnings: string[] = [];
   const interfaces = resolveInterfaces(ctx.hepsOf(host.node), host, felix.interfacePrefixes, warnings);
-  const sets = new SetRegistry(ctx);
   const chains = new Map<string, RuleChain>();
+  const addressSets = new Map<string, AddressSet>();
+  const namedPortSets = new Map<string, NamedPortSet>();
+  const useSets = (requests: readonly SetRequest[]) => {
+    for (const r of requests) {
+      if (r.kind === 'address') addressSets.set(r.id, ctx.addressSet(r));
+      else namedPortSets.set(r.id, ctx.namedPortSet(r));
+    }
+  };
 
   const active = new Map<string, { hep: HostEndpoint; interfaces: string[] }>();
   for (const b of interfaces) {
@@ -81,7 +90,11 @@ export function compileHostIn(ctx: CompileContext, host: HostFacts): HostProgram
 
   function stage(policies: GlobalNetworkPolicy[], kind: StageKind, direction: Direction, profiles: string[], final: 'drop' | 'none'): StageProgram {
     const tiers = new Map<string, GlobalNetworkPolicy[]>();
-    for (const p of policies) tiers.set(p.spec.tier, [...(tiers.get(p.spec.tier) ?? []), p]);
+    for (const p of policies) {
+      const list = tiers.get(p.spec.tier);
+      if (list) list.push(p);
+      else tiers.set(p.spec.tier, [p]);
+    }
     const ordered: TierProgram[] = [...tiers.entries()]
       .sort(([a], [b]) => tierRank(a) - tierRank(b) || byName(a, b))
       .map(([name, list]) => ({
@@ -100,16 +113,9 @@ export function compileHostIn(ctx: CompileContext, host: HostFacts): HostProgram
     const chainStage = kind === 'forward' ? 'normal' : kind;
     const id = safeId(direction === 'ingress' ? 'pi' : 'po', p.metadata.name);
     if (!chains.has(id)) {
-      const rules = direction === 'ingress' ? p.spec.ingress : p.spec.egress;
-      chains.set(id, {
-        id,
-        kind: 'policy',
-        name: p.metadata.name,
-        tier: p.spec.tier,
-        direction,
-        stage: chainStage,
-        rules: rules.map((r, i) => compileRule(r, i, sets)),
-      });
+      const compiled = ctx.compiledRules(p, direction);
+      useSets(compiled.sets);
+      chains.set(id, { id, kind: 'policy', name: p.metadata.name, tier: p.spec.tier, direction, stage: chainStage, rules: compiled.rules });
     }
     return id;
   }
@@ -117,15 +123,16 @@ export function compileHostIn(ctx: CompileContext, host: HostFacts): HostProgram
   function profileChains(hep: HostEndpoint, direction: Direction): string[] {
     const out: string[] = [];
     for (const name of hep.spec.profiles) {
-      const profile = state.profiles.find((p) => p.metadata.name === name);
+      const profile = ctx.profile(name);
       if (!profile) {
         warnings.push(`HostEndpoint ${hep.metadata.name} lists profile ${name}, which does not exist; skipped`);
         continue;
       }
       const id = safeId(direction === 'ingress' ? 'pri' : 'pro', name);
       if (!chains.has(id)) {
-        const rules = direction === 'ingress' ? profile.spec.ingress : profile.spec.egress;
-        chains.set(id, { id, kind: 'profile', name, direction, stage: 'normal', rules: rules.map((r, i) => compileRule(r, i, sets)) });
+        const compiled = ctx.compiledRules(profile, direction);
+        useSets(compiled.sets);
+        chains.set(id, { id, kind: 'profile', name, direction, stage: 'normal', rules: compiled.rules });
       }
       out.push(id);
     }
@@ -141,8 +148,8 @@ export function compileHostIn(ctx: CompileContext, host: HostFacts): HostProgram
     failsafe: { inbound: failsafes(felix.failsafeInboundHostPorts), outbound: failsafes(felix.failsafeOutboundHostPorts) },
     endpoints,
     chains: [...chains.values()].sort((a, b) => byName(a.id, b.id)),
-    addressSets: [...sets.addressSets.values()].sort((a, b) => byName(a.id, b.id)),
-    namedPortSets: [...sets.namedPortSets.values()].sort((a, b) => byName(a.id, b.id)),
+    addressSets: [...addressSets.values()].sort((a, b) => byName(a.id, b.id)),
+    namedPortSets: [...namedPortSets.values()].sort((a, b) => byName(a.id, b.id)),
     warnings,
   };
 }

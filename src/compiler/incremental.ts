@@ -1,15 +1,25 @@
 import type { EntityRule, GlobalNetworkPolicy, HostEndpoint, Rule } from '../model/schemas.js';
 import { resourceKey, type DesiredState } from '../state/desired-state.js';
 import { compileHostIn } from './compile.js';
+import { CompileCache } from './cache.js';
+import { contentKey } from './content-key.js';
 import { CompileContext, type Selectable } from './context.js';
 import type { HostFacts, HostProgram } from './ir.js';
 
 type Keyed = { kind: string; metadata: { name: string } };
 
-function index(state: DesiredState): Map<string, { text: string; r: Keyed }> {
+function index(state: DesiredState): Map<string, string> {
   const all: Keyed[] = [...state.policies, ...state.hostEndpoints, ...state.networkSets, ...state.profiles, ...state.tiers, ...state.felixConfigs];
-  return new Map(all.map((r) => [resourceKey(r as Parameters<typeof resourceKey>[0]), { text: JSON.stringify(r), r }]));
+  return new Map(all.map((r) => [resourceKey(r as Parameters<typeof resourceKey>[0]), contentKey(r)]));
 }
+
+/** One desired state with what change detection needs from it, kept by `IncrementalCompiler` for the next change. */
+interface Revision {
+  ctx: CompileContext;
+  index: Map<string, string>;
+}
+
+const revisionOf = (ctx: CompileContext): Revision => ({ ctx, index: index(ctx.state) });
 
 const entities = (rule: Rule): EntityRule[] => [rule.source, rule.destination];
 /** A rule's peer selectors, `all()` standing in for named ports looked up without a selector. */
@@ -31,13 +41,18 @@ function ruleSelectors(p: GlobalNetworkPolicy): string[] {
  * address sets contain a changed endpoint or network set. Tier and default Felix changes affect all.
  */
 export function affectedNodes(before: DesiredState, after: DesiredState, nodes: readonly string[]): Set<string> {
-  const a = index(before);
-  const b = index(after);
-  const changed = [...new Set([...a.keys(), ...b.keys()])].filter((k) => a.get(k)?.text !== b.get(k)?.text);
+  const cache = new CompileCache();
+  return affectedBetween(revisionOf(new CompileContext(before, cache)), revisionOf(new CompileContext(after, cache)), nodes);
+}
+
+function affectedBetween(before: Revision, after: Revision, nodes: readonly string[]): Set<string> {
+  const a = before.index;
+  const b = after.index;
+  const changed = [...new Set([...a.keys(), ...b.keys()])].filter((k) => a.get(k) !== b.get(k));
   const out = new Set<string>();
   if (changed.some((k) => k.startsWith('Tier/') || k === 'FelixConfiguration/default')) return new Set(nodes);
 
-  const ctxs = [new CompileContext(before), new CompileContext(after)];
+  const ctxs = [before.ctx, after.ctx];
   const changedEntities: { ctx: CompileContext; e: Selectable }[] = [];
   const changedPolicies = new Set<string>();
   for (const key of changed) {
@@ -61,7 +76,7 @@ export function affectedNodes(before: DesiredState, after: DesiredState, nodes: 
     for (const p of ctx.state.policies) {
       const touches =
         changedPolicies.has(p.metadata.name) ||
-        ruleSelectors(p).some((s) => changedEntities.some(({ ctx: c, e }) => c.selector(s).matches(e.labels)));
+        (changedEntities.length > 0 && ruleSelectors(p).some((s) => changedEntities.some(({ ctx: c, e }) => c.selector(s).matches(e.labels))));
       if (touches) nodesOf(p).forEach((n) => out.add(n));
     }
   }
@@ -70,7 +85,9 @@ export function affectedNodes(before: DesiredState, after: DesiredState, nodes: 
 
 /** Keeps every host's program and recompiles only the hosts a new desired state affects. */
 export class IncrementalCompiler {
-  private state: DesiredState | undefined;
+  private revision: Revision | undefined;
+  /** Outlives revisions: an unchanged policy's rules, selectors and selections are reused. */
+  private readonly cache = new CompileCache();
   private readonly programs = new Map<string, HostProgram>();
   /** Hosts compiled by the last `update`, for logs and for the test that counts them. */
   lastRecompiled: string[] = [];
@@ -79,10 +96,11 @@ export class IncrementalCompiler {
 
   update(next: DesiredState): ReadonlyMap<string, HostProgram> {
     const nodes = this.hosts.map((h) => h.node);
-    const todo = this.state ? affectedNodes(this.state, next, nodes) : new Set(nodes);
-    const ctx = new CompileContext(next);
-    for (const host of this.hosts) if (todo.has(host.node)) this.programs.set(host.node, compileHostIn(ctx, host));
-    this.state = next;
+    this.cache.rotate();
+    const revision = revisionOf(new CompileContext(next, this.cache));
+    const todo = this.revision ? affectedBetween(this.revision, revision, nodes) : new Set(nodes);
+    for (const host of this.hosts) if (todo.has(host.node)) this.programs.set(host.node, compileHostIn(revision.ctx, host));
+    this.revision = revision;
     this.lastRecompiled = nodes.filter((n) => todo.has(n));
     return this.programs;
   }

@@ -1,49 +1,65 @@
 import type { EntityRule, Port, Rule } from '../model/schemas.js';
 import { formatElement, normaliseNets, parseCidr, type Cidr } from './cidr.js';
-import type { CompileContext } from './context.js';
+import type { Selectable } from './context.js';
 import type { AddressSet, CompiledRule, EntityMatch, Family, FamilyMatch, NamedPortSet, PortMatch, RuleAction } from './ir.js';
 import { shortHash } from './names.js';
 import { PROTO_ICMP, PROTO_ICMPV6, PROTO_SCTP, PROTO_TCP, PROTO_UDP, protocolNumber } from './protocols.js';
 
 const ACTIONS: Record<Rule['action'], RuleAction> = { Allow: 'allow', Deny: 'deny', Pass: 'pass', Log: 'log' };
 
-/** The address and named-port sets one host's rules reference, each built once. */
-export class SetRegistry {
-  readonly addressSets = new Map<string, AddressSet>();
-  readonly namedPortSets = new Map<string, NamedPortSet>();
+/** A set a compiled rule references: its id is a function of its definition, its members of the revision. */
+export type SetRequest =
+  | { kind: 'address'; id: string; family: Family; selector: string | undefined; notSelector: string | undefined }
+  | { kind: 'namedPort'; id: string; family: Family; selector: string | undefined; notSelector: string | undefined; names: string[]; protocol: number };
 
-  constructor(private readonly ctx: CompileContext) {}
+/**
+ * Names the sets rules reference while they compile, without looking at members: compiled rules
+ * then depend on nothing but their own text and can be shared by every host and revision.
+ */
+export class SetRequests {
+  private readonly byId = new Map<string, SetRequest>();
+
+  /** `canonicalOf` gives the canonical text of `selector && !notSelector`: the set's identity. */
+  constructor(private readonly canonicalOf: (selector: string | undefined, notSelector: string | undefined) => string) {}
+
+  get list(): SetRequest[] {
+    return [...this.byId.values()];
+  }
 
   addressSet(family: Family, selector: string | undefined, notSelector: string | undefined): string {
-    const { canonical, members } = this.ctx.membersOf(selector, notSelector);
-    const id = `s${family}_${shortHash(canonical)}`;
-    if (!this.addressSets.has(id)) {
-      const nets = normaliseNets(members.flatMap((m) => m.nets).filter((c) => c.family === family));
-      this.addressSets.set(id, { id, family, selector: canonical, elements: nets.map(formatElement) });
-    }
+    const id = `s${family}_${shortHash(this.canonicalOf(selector, notSelector))}`;
+    if (!this.byId.has(id)) this.byId.set(id, { kind: 'address', id, family, selector, notSelector });
     return id;
   }
 
   namedPortSet(family: Family, entity: EntityRule, names: string[], protocol: number): string {
-    const { canonical, members } = this.ctx.membersOf(entity.selector, entity.notSelector);
-    const port = [...new Set(names)].sort().join(',');
-    const id = `n${family}_${shortHash(`${canonical}|${port}|${protocol}`)}`;
-    if (!this.namedPortSets.has(id)) {
-      const elements = new Map<string, { address: string; protocol: number; port: number }>();
-      for (const m of members) {
-        for (const p of m.hep?.spec.ports ?? []) {
-          if (!names.includes(p.name) || protocolNumber(p.protocol) !== protocol) continue;
-          for (const net of m.nets.filter((c) => c.family === family)) {
-            const address = formatElement(net);
-            elements.set(`${address}|${p.port}`, { address, protocol, port: p.port });
-          }
-        }
-      }
-      const sorted = [...elements.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, e]) => e);
-      this.namedPortSets.set(id, { id, family, selector: canonical, port, elements: sorted });
-    }
+    const unique = [...new Set(names)].sort();
+    const id = `n${family}_${shortHash(`${this.canonicalOf(entity.selector, entity.notSelector)}|${unique.join(',')}|${protocol}`)}`;
+    if (!this.byId.has(id)) this.byId.set(id, { kind: 'namedPort', id, family, selector: entity.selector, notSelector: entity.notSelector, names: unique, protocol });
     return id;
   }
+}
+
+/** The members of an address set, normalised for an nft interval set. */
+export function addressSetOf(req: Extract<SetRequest, { kind: 'address' }>, canonical: string, members: readonly Selectable[]): AddressSet {
+  const nets = normaliseNets(members.flatMap((m) => m.nets).filter((c) => c.family === req.family));
+  return { id: req.id, family: req.family, selector: canonical, elements: nets.map(formatElement) };
+}
+
+/** `address . protocol . port` tuples of the members' named ports (HEP `ports`) with the requested names. */
+export function namedPortSetOf(req: Extract<SetRequest, { kind: 'namedPort' }>, canonical: string, members: readonly Selectable[]): NamedPortSet {
+  const elements = new Map<string, { address: string; protocol: number; port: number }>();
+  for (const m of members) {
+    for (const p of m.hep?.spec.ports ?? []) {
+      if (!req.names.includes(p.name) || protocolNumber(p.protocol) !== req.protocol) continue;
+      for (const net of m.nets.filter((c) => c.family === req.family)) {
+        const address = formatElement(net);
+        elements.set(`${address}|${p.port}`, { address, protocol: req.protocol, port: p.port });
+      }
+    }
+  }
+  const sorted = [...elements.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, e]) => e);
+  return { id: req.id, family: req.family, selector: canonical, port: req.names.join(','), elements: sorted };
 }
 
 function netsOf(list: string[]): Cidr[] {
@@ -54,7 +70,7 @@ function netsOf(list: string[]): Cidr[] {
  * Compiles one rule into per-family matches (calico-model.md §5.2: a rule is rendered once per
  * family it can match). A rule with nothing family-specific stays one family-neutral match.
  */
-export function compileRule(rule: Rule, index: number, sets: SetRegistry): CompiledRule {
+export function compileRule(rule: Rule, index: number, sets: SetRequests): CompiledRule {
   const protocol = rule.protocol !== undefined ? protocolNumber(rule.protocol) : undefined;
   const notProtocol = rule.notProtocol !== undefined ? protocolNumber(rule.notProtocol) : undefined;
   const allNets = [rule.source.nets, rule.source.notNets, rule.destination.nets, rule.destination.notNets].flatMap(netsOf);
@@ -87,7 +103,7 @@ export function compileRule(rule: Rule, index: number, sets: SetRegistry): Compi
 
 const icmpOf = (type: number, code: number | undefined) => (code === undefined ? { type } : { type, code });
 
-function entityMatch(e: EntityRule, family: Family | null, protocol: number | undefined, sets: SetRegistry): EntityMatch {
+function entityMatch(e: EntityRule, family: Family | null, protocol: number | undefined, sets: SetRequests): EntityMatch {
   const out: EntityMatch = {};
   const inFamily = (list: string[]) => normaliseNets(netsOf(list).filter((c) => family === null || c.family === family)).map(formatElement);
   if (e.nets.length > 0) out.nets = inFamily(e.nets);
@@ -103,7 +119,7 @@ function entityMatch(e: EntityRule, family: Family | null, protocol: number | un
   return out;
 }
 
-function portMatch(ports: Port[], family: Family | null, e: EntityRule, protocol: number, sets: SetRegistry): PortMatch | undefined {
+function portMatch(ports: Port[], family: Family | null, e: EntityRule, protocol: number, sets: SetRequests): PortMatch | undefined {
   if (ports.length === 0) return undefined;
   const ranges = ports.flatMap((p) => (p.kind === 'range' ? [[p.min, p.max] as [number, number]] : []));
   ranges.sort((a, b) => a[0] - b[0] || a[1] - b[1]);

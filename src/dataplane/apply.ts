@@ -30,7 +30,9 @@ export interface ApplyResult {
 export async function readTable(nft: NftRunner): Promise<SavedRuleset> {
   const r = await nft.run(['list', 'table', ...TABLE.split(' ')]);
   if (r.code === 0) return r.stdout;
-  if (/No such file or directory/.test(r.stderr)) return 'absent';
+  // nft's own ENOENT for the table, not `ip netns exec` failing to find the namespace (exit 255,
+  // same errno text): a host that cannot be reached must never look like a host without a table.
+  if (r.code === 1 && /^Error: No such file or directory\n/.test(r.stderr)) return 'absent';
   throw new NftError('NFT_READ_FAILED', 'could not list the palisade table', r.stderr, nft.where);
 }
 

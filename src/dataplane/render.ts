@@ -229,7 +229,8 @@ function familyAlternatives(m: FamilyMatch): string[][] {
     const icmp = icmpKeyword(m);
     const proto = icmp === 'icmp' ? 1 : 58;
     const { type, code } = m.notIcmp;
-    const negated = code === undefined ? `${icmp} type != ${num(type, 255)}` : `${icmp} type . ${icmp} code != ${num(type, 255)} . ${num(code, 255)}`;
+    // nft 1.0.6 rejects a concatenation compared with a singleton (`!= 8 . 1`): it needs a set.
+    const negated = code === undefined ? `${icmp} type != ${num(type, 255)}` : `${icmp} type . ${icmp} code != { ${num(type, 255)} . ${num(code, 255)} }`;
     // Negates the (type, code) pair, as Calico's iptables dataplane does (calico-model.md §6.5).
     groups.push(m.protocol === proto ? [[negated]] : [[`meta l4proto != ${proto}`], [negated]]);
   }

@@ -119,6 +119,17 @@ export const RolloutControl = z.object({
   by: z.string(),
 });
 
+/** A host's `table inet palisade` no longer matched what Palisade applied (a hand edit, another tool). */
+export const DriftDetected = z.object({
+  ...Envelope,
+  type: z.literal('DriftDetected'),
+  host: z.string(),
+  /** The first difference found, e.g. `chain filter-input has different rules`. */
+  details: z.string(),
+  /** Whether the desired ruleset was put back (and read back intact). */
+  restored: z.boolean(),
+});
+
 export const PalisadeEvent = z.discriminatedUnion('type', [
   CommitObserved,
   ResourcesChanged,
@@ -128,6 +139,7 @@ export const PalisadeEvent = z.discriminatedUnion('type', [
   HostTransition,
   RolloutFinished,
   RolloutControl,
+  DriftDetected,
 ]);
 export type PalisadeEvent = z.infer<typeof PalisadeEvent>;
 export type EventType = PalisadeEvent['type'];

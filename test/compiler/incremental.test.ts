@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { compileHost, IncrementalCompiler, type HostFacts } from '../../src/compiler/index.js';
 import { stateOf } from '../support/policy-fixtures.js';
@@ -6,13 +7,14 @@ const N = 10;
 const hosts: HostFacts[] = Array.from({ length: N }, (_, i) => ({ node: `n${i}`, interfaces: [{ name: 'eth0', addresses: [`198.18.1.${i + 1}/24`] }] }));
 
 /** Host i has HEP labelled `host: hi`; policy i selects it and allows from set `grp: gi`. */
-function fleet(edit: { policyPort?: number; setNet?: string; hepLabel?: string } = {}) {
+function fleet(edit: { policyPort?: number; setNet?: string; hepLabel?: string; policySelector?: string } = {}) {
   const docs: Record<string, unknown>[] = [];
   for (let i = 0; i < N; i++) {
     docs.push({ kind: 'HostEndpoint', metadata: { name: `hep${i}`, labels: { host: `h${i}`, ...(i === 7 && edit.hepLabel ? { grp: edit.hepLabel } : {}) } }, spec: { node: `n${i}`, interfaceName: 'eth0', expectedIPs: [`198.18.1.${i + 1}`] } });
     docs.push({ kind: 'GlobalNetworkSet', metadata: { name: `set${i}`, labels: { grp: `g${i}` } }, spec: { nets: [i === 4 && edit.setNet ? edit.setNet : `198.18.${100 + i}.0/24`] } });
     const port = i === 2 && edit.policyPort ? edit.policyPort : 22;
-    docs.push({ kind: 'GlobalNetworkPolicy', metadata: { name: `p${i}` }, spec: { selector: `host == 'h${i}'`, ingress: [{ action: 'Allow', protocol: 'TCP', source: { selector: `grp == 'g${i}'` }, destination: { ports: [port] } }] } });
+    const selector = i === 5 && edit.policySelector ? edit.policySelector : `host == 'h${i}'`;
+    docs.push({ kind: 'GlobalNetworkPolicy', metadata: { name: `p${i}` }, spec: { selector, ingress: [{ action: 'Allow', protocol: 'TCP', source: { selector: `grp == 'g${i}'` }, destination: { ports: [port] } }] } });
   }
   return stateOf(...docs);
 }
@@ -36,6 +38,29 @@ describe('IncrementalCompiler', () => {
       expect(inc.lastRecompiled).toEqual(expected);
       for (const h of hosts) expect(programs.get(h.node)).toEqual(compileHost(next, h));
     }
+  });
+
+  it('any sequence of edits, with the cache carried across revisions, equals a full compile of each state', () => {
+    const edit = fc.record(
+      {
+        policyPort: fc.constantFrom(22, 2222, 8080),
+        setNet: fc.constantFrom('198.18.200.0/24', '198.18.104.0/24', '198.18.1.3/32'),
+        hepLabel: fc.constantFrom('g1', 'g3', 'g9'),
+        policySelector: fc.constantFrom("host == 'h5'", "host in {'h5', 'h6'}", 'all()', "grp == 'g3'"),
+      },
+      { requiredKeys: [] },
+    );
+    fc.assert(
+      fc.property(fc.array(edit, { minLength: 1, maxLength: 6 }), (edits) => {
+        const inc = new IncrementalCompiler(hosts);
+        for (const e of [{}, ...edits]) {
+          const next = fleet(e);
+          const programs = inc.update(next);
+          for (const h of hosts) expect(programs.get(h.node)).toEqual(compileHost(next, h));
+        }
+      }),
+      { numRuns: 40 },
+    );
   });
 
   it('a tier change recompiles every host', () => {

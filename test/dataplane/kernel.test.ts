@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { compileHost } from '../../src/compiler/index.js';
 import { applyRuleset, checkDrift, netnsNft, NftError, readTable, renderNft, restoreRuleset } from '../../src/dataplane/index.js';
 import { simulate } from '../../src/simulator/index.js';
-import { createVethPair, isRoot, probe, startServer, type VethPair } from '../support/netns.js';
+import { createVethPair, isRoot, ping, probe, startServer, type VethPair } from '../support/netns.js';
 import { gnp, hep, stateOf } from '../support/policy-fixtures.js';
 
 describe.skipIf(!isRoot)('kernel: rendered ruleset applied in a network namespace (needs root)', () => {
@@ -67,6 +67,27 @@ describe.skipIf(!isRoot)('kernel: rendered ruleset applied in a network namespac
     expect((err as NftError).code).toBe('NFT_CHECK_FAILED');
     expect((err as NftError).stderr).toMatch(/does-not-exist|No such file/);
     expect(await readTable(nft)).toBe(applied);
+  });
+
+  it('negates an ICMP type+code pair the way nft 1.0.6 accepts, and ping agrees with the simulator', async () => {
+    const nft = netnsNft(net.server);
+    const results: boolean[] = [];
+    for (const code of [0, 1]) {
+      const program = compileHost(
+        stateOf(
+          hep('server-veth', { node: 'server', interfaceName: net.serverIf, expectedIPs: [net.serverAddr] }, { role: 'server' }),
+          gnp('ping-but-not', { selector: "role == 'server'", ingress: [{ action: 'Allow', protocol: 'ICMP', notICMP: { type: 8, code } }], egress: [{ action: 'Allow' }] }),
+        ),
+        { node: 'server', interfaces: [{ name: net.serverIf, addresses: [`${net.serverAddr}/24`] }, { name: 'lo', addresses: ['127.0.0.1/8'] }] },
+      );
+      await applyRuleset(nft, renderNft(program));
+      const kernel = await ping(net.client, net.serverAddr, 0.5);
+      const sim = simulate(program, { iface: net.serverIf, direction: 'ingress', proto: 'icmp', src: net.clientAddr, dst: net.serverAddr, icmpType: 8, icmpCode: 0 });
+      expect(kernel).toBe(sim.verdict === 'allow');
+      results.push(kernel);
+    }
+    // An echo request is type 8 code 0: excluded by the first policy, not by the second.
+    expect(results).toEqual([false, true]);
   });
 
   it('notices a hand edit as drift, and restoring the desired ruleset clears it', async () => {

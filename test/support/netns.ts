@@ -150,9 +150,9 @@ export async function probe(ns: string, probes: Probe[], timeoutMs = 300): Promi
   return [...out.trim()].map((c) => c === '1');
 }
 
-/** ICMP echo from `ns` to `host`: one packet, bounded wait. */
-export async function ping(ns: string, host: string, timeoutS = 1): Promise<boolean> {
-  return inNs(ns, 'ping', ['-c', '1', '-W', String(timeoutS), host]).then(
+/** ICMP echo from `ns` to `host` (from source address `from`): one packet, bounded wait (iputils-ping takes fractions of a second). */
+export async function ping(ns: string, host: string, timeoutS = 1, from?: string): Promise<boolean> {
+  return inNs(ns, 'ping', ['-n', '-q', '-c', '1', '-W', String(timeoutS), ...(from ? ['-I', from] : []), host]).then(
     () => true,
     () => false,
   );
