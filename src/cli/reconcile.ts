@@ -24,6 +24,8 @@ const USAGE = `usage: palisade reconcile --repo PATH|URL --state DIR --hosts FIL
   --poll-interval MS    how often to look for new commits (default: 1000)
   --listen HOST:PORT    HTTP server: webhook, /healthz, /readyz, /metrics, rollout control
                         (default: 127.0.0.1:9420; 'off' disables it)
+  --drift-interval MS   how often hosts' tables are read back; a hand edit is recorded and
+                        undone (default: 30000; 0 disables)
   --once                process the commits not yet processed, then exit (no HTTP server)
 
 Environment: PALISADE_WEBHOOK_SECRET (HMAC secret of POST /hooks/git), PALISADE_CONTROL_TOKEN
@@ -52,6 +54,7 @@ export async function runReconcile(argv: string[], io: CommandIO): Promise<numbe
       path: { type: 'string' },
       'poll-interval': { type: 'string', default: '1000' },
       listen: { type: 'string', default: '127.0.0.1:9420' },
+      'drift-interval': { type: 'string', default: '30000' },
       once: { type: 'boolean', default: false },
       help: { type: 'boolean', default: false },
     },
@@ -64,6 +67,8 @@ export async function runReconcile(argv: string[], io: CommandIO): Promise<numbe
   const pollIntervalMs = Number(values['poll-interval']);
   if (!Number.isInteger(pollIntervalMs) || pollIntervalMs < 50) throw new UsageError(`--poll-interval must be a whole number of milliseconds ≥ 50, got '${values['poll-interval']}'`);
   const listen = values.once ? null : parseListen(values.listen);
+  const driftIntervalMs = Number(values['drift-interval']);
+  if (!Number.isInteger(driftIntervalMs) || driftIntervalMs < 0) throw new UsageError(`--drift-interval must be a whole number of milliseconds (0 disables), got '${values['drift-interval']}'`);
 
   const hostsFile = await readHostsFile(values.hosts);
   const logger = createLogger({ simulated: hostsFile.hosts.some((h) => h.kind === 'simulated') });
@@ -123,6 +128,7 @@ export async function runReconcile(argv: string[], io: CommandIO): Promise<numbe
       : null;
     if (server) await writeFile(layout.endpoint, JSON.stringify({ url: server.url, pid: process.pid }));
     const stopWatching = git.watch(() => loop.trigger());
+    const drift = driftIntervalMs > 0 ? reconciler.startDriftMonitor(driftIntervalMs) : null;
     logger.info({ event: 'ReconcilerStarted', repo: git.description, branch: values.branch, hosts: hostsFile.hosts.map((h) => h.name), http: server?.url }, 'watching for commits');
     await new Promise<void>((resolve) => {
       process.once('SIGINT', resolve);
@@ -130,6 +136,7 @@ export async function runReconcile(argv: string[], io: CommandIO): Promise<numbe
     });
     logger.info({ event: 'ReconcilerStopping' }, 'stopping: letting the current pass finish');
     stopWatching();
+    await drift?.stop();
     await loop.stop();
     if (server) {
       await server.close();

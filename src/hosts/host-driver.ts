@@ -1,5 +1,6 @@
 import type { CheckOutcome } from '../eventlog/events.js';
 import type { CheckSpec } from '../checks/check-spec.js';
+import type { NftRunner } from '../dataplane/nft-runner.js';
 
 /** An interface of a host as read at apply time (which HEP governs it depends on this). */
 export interface HostInterface {
@@ -32,5 +33,7 @@ export interface HostDriver {
   /** Asks the host whether it would accept the ruleset (e.g. `nft -c`); the reason when not. */
   dryRun?(ruleset: Ruleset): Promise<string | null>;
   restore(snapshot: string | null): Promise<void>;
+  /** Hosts Palisade drives with nft directly: the runner, so drift can be watched. */
+  readonly nft?: NftRunner;
   check(check: CheckSpec): Promise<CheckOutcome>;
 }

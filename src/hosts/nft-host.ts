@@ -20,7 +20,7 @@ export abstract class NftHost implements HostDriver {
   protected constructor(
     readonly name: string,
     readonly address: string,
-    protected readonly nft: NftRunner,
+    readonly nft: NftRunner,
     /** `ip` arguments that select the host (`-n NS`), empty for this machine. */
     private readonly ipScope: string[],
   ) {}

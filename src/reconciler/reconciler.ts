@@ -1,10 +1,12 @@
 import { CheckSpec, SSH_FAILSAFE_CHECK } from '../checks/check-spec.js';
 import { compileHost } from '../compiler/index.js';
 import { renderNft, rulesetHash } from '../dataplane/index.js';
+import { createDriftMonitor, type DriftMonitor } from '../dataplane/drift-monitor.js';
 import type { EventDraft, ResourceChange } from '../eventlog/events.js';
 import { stateLayout } from '../eventlog/layout.js';
 import type { EventStore } from '../eventlog/store.js';
 import type { CommitInfo, GitSource } from '../git/source.js';
+import type { HostResult } from '../../machines/host.js';
 import type { HostDriver, HostInterface, Ruleset } from '../hosts/host-driver.js';
 import type { Logger } from '../log/logger.js';
 import { readRepository, type PolicyRepository } from '../repository/repository.js';
@@ -63,6 +65,14 @@ export class ControlError extends Error {
 export class Reconciler {
   private projection: ReconcilerState = emptyReconcilerState();
   private snapshotSeq = 0;
+  /**
+   * What each host holds as far as this process has seen it applied, from which revision, and the
+   * kernel's listing right after: what drift is measured against.
+   */
+  private readonly held = new Map<string, { text: string | null; revision: string; listing: string | null }>();
+  private drift: DriftMonitor | null = null;
+  /** Hosts with a rollout step in flight, and the ruleset going onto them. */
+  private readonly inFlight = new Map<string, string | null>();
   private busy: Promise<CommitResult[]> | null = null;
   private active: { revision: string; handle: RolloutHandle } | null = null;
 
@@ -211,6 +221,10 @@ export class Reconciler {
         checksFor: () => checks.all,
         reachabilityChecks: checks.reachability,
         attempt: progress.attempt,
+        observer: {
+          applying: (host, ruleset) => this.inFlight.set(host, ruleset.text || null),
+          settled: (host, result) => this.noteSettled(host, result, revision),
+        },
         ...(this.opts.now ? { now: this.opts.now } : {}),
         ...(this.opts.clock ? { clock: this.opts.clock } : {}),
       },
@@ -227,6 +241,63 @@ export class Reconciler {
       // The rollout appended its own events; fold them in.
       this.projection = project(await this.opts.store.read(this.projection.lastSeq), this.projection);
     }
+  }
+
+  /**
+   * Reads every nft-driven host's table back on an interval; a table someone changed by hand is
+   * recorded (`DriftDetected`) and put back. Hosts are watched once this process has applied or
+   * restored them, and never while a rollout step is in flight there.
+   */
+  private noteSettled(host: string, result: HostResult, revision: string): void {
+    const text = this.inFlight.get(host);
+    if (text === undefined || (result !== 'confirmed' && result !== 'rolledBack')) {
+      this.inFlight.delete(host);
+      if (result === 'failed') this.held.delete(host);
+      return;
+    }
+    // The host stays "in flight" (unwatched) until its listing is read back.
+    void this.opts.drivers
+      .get(host)!
+      .current()
+      .then(
+        (listing) => {
+          this.held.set(host, { text, revision, listing });
+          if (text !== null && listing !== null) this.drift?.noteApplied(host, text, listing);
+        },
+        () => this.held.delete(host),
+      )
+      .finally(() => this.inFlight.delete(host));
+  }
+
+  startDriftMonitor(intervalMs: number): DriftMonitor {
+    const hosts = new Map(
+      [...this.opts.drivers]
+        .filter(([, d]) => d.nft)
+        .map(([name, d]) => [name, { nft: d.nft!, desired: () => (this.inFlight.has(name) ? null : (this.held.get(name)?.text ?? null)) }] as const),
+    );
+    const monitor = createDriftMonitor({
+      hosts,
+      intervalMs,
+      restore: true,
+      onDrift: (host, d) => {
+        const revision = this.held.get(host)?.revision ?? 'unknown';
+        const details = d.restoreError ? `${d.difference}; restore failed: ${d.restoreError.message}` : d.difference;
+        this.opts.logger[d.restored ? 'warn' : 'error']({ event: 'DriftDetected', host, revision, restored: d.restored }, `${host}: table changed outside Palisade (${details})${d.restored ? '; restored' : ''}`);
+        void this.append([{ type: 'DriftDetected', revision, key: `${revision}:drift:${host}:${Date.now()}`, host, details, restored: d.restored }]).catch((e: Error) =>
+          this.opts.logger.error({ event: 'DriftDetected', host }, `recording drift failed: ${e.message}`),
+        );
+      },
+      onError: (host, e) => this.opts.logger.warn({ event: 'DriftCheckFailed', host }, `drift check of ${host} failed: ${e.message}`),
+    });
+    for (const [host, h] of this.held) if (h.text !== null && h.listing !== null) monitor.noteApplied(host, h.text, h.listing);
+    this.drift = monitor;
+    return {
+      ...monitor,
+      stop: async () => {
+        this.drift = null;
+        await monitor.stop();
+      },
+    };
   }
 
   /** Supersede: a newer commit ends the running rollout once its in-flight hosts settle. */

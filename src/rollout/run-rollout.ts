@@ -1,5 +1,5 @@
 import { createActor, fromPromise, toPromise, type AnyActorRef, type InspectionEvent } from 'xstate';
-import { hostMachineWithClock, type CheckRound, type EffectInput, type PreflightResult } from '../../machines/host.js';
+import { hostMachineWithClock, type CheckRound, type EffectInput, type HostResult, type PreflightResult } from '../../machines/host.js';
 import { rolloutMachine, type RolloutEvent, type RolloutOutput, type Wave } from '../../machines/rollout.js';
 import type { CheckSpec } from '../checks/check-spec.js';
 import { runChecks } from '../checks/run-checks.js';
@@ -27,6 +27,11 @@ export interface RolloutDeps {
   clock?: { setTimeout(fn: (...args: unknown[]) => void, ms: number): unknown; clearTimeout(id: unknown): void };
   /** Sequence of this attempt at the revision (after `palisade rollout retry`), part of every event key. */
   attempt?: number;
+  /** Told when a host is about to get a ruleset and when it settles (drift monitoring follows this). */
+  observer?: {
+    applying(host: string, ruleset: Ruleset): void;
+    settled(host: string, result: HostResult): void;
+  };
 }
 
 export interface RolloutHandle {
@@ -130,6 +135,7 @@ export function startRollout(
           (async () => {
             const ruleset = deps.rulesetFor(input.host, await d.readInterfaces());
             await deps.snapshots.putIfAbsent(input.host, revision, await d.current());
+            deps.observer?.applying(input.host, ruleset);
             await d.apply(ruleset);
             return { rulesetHash: ruleset.hash };
           })(),
@@ -140,6 +146,7 @@ export function startRollout(
         await recorder.flush();
         const before = await deps.snapshots.get(input.host, revision);
         // No snapshot means the apply never started: the host still holds what it had.
+        deps.observer?.applying(input.host, { hash: 'previous', text: before?.snapshot ?? '', program: null });
         if (before) await withTimeout('restore', config.timeouts.apply, driver(input.host).restore(before.snapshot));
         return { rulesetHash: before?.snapshot == null ? 'none' : 'previous' };
       }),
@@ -183,6 +190,7 @@ export function startRollout(
       ...(rulesetHash && (to === 'verifying' || to === 'verifyingRollback') ? { rulesetHash } : {}),
       ...(to === 'soaking' && soakUntil ? { soakUntil } : {}),
     });
+    if (snap.value === to && (ev.snapshot as { status?: string }).status === 'done') deps.observer?.settled(name, to as HostResult);
     const failing = checks.filter((c) => !c.ok && !c.preexisting).map((c) => `${c.name}: ${c.detail}`);
     const line = { event: 'HostTransition', host: name, wave, from, to, state: to, ...(why ? { reason: why } : {}), ...(failing.length && to !== 'confirmed' ? { failingChecks: failing } : {}) };
     if (to === 'failed') log.error(line, `${name}: ${from} → ${to} — HOST STILL UNREACHABLE AFTER ROLLBACK, needs a person`);

@@ -1,4 +1,6 @@
+import { execFile } from 'node:child_process';
 import fs from 'node:fs';
+import { promisify } from 'node:util';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -15,6 +17,7 @@ import { labDown, labPrerequisites, labUp, listLabNamespaces, type LabDescriptio
 import { silentLogger } from '../../src/log/logger.js';
 import { Reconciler } from '../../src/reconciler/reconciler.js';
 
+const run = promisify(execFile);
 const pre = await labPrerequisites();
 const HOSTS = ['node-a', 'node-b', 'node-c'];
 const author = { name: 'e2e', email: 'e2e@palisade.invalid' };
@@ -151,6 +154,26 @@ describe.skipIf(!pre.ok)('walking skeleton against the kernel (network namespace
     const after = Object.fromEntries(await Promise.all([...drivers].map(async ([n, d]) => [n, await d.current()] as const)));
     expect(after).toEqual(before);
     expect(await reachable(22)).toEqual({ 'node-a': true, 'node-b': true, 'node-c': true });
+  });
+
+  it('notices a hand edit of a host table, records it and puts the confirmed ruleset back', async () => {
+    const lab_ = lab!;
+    const host = lab_.hosts.find((h) => h.name === 'node-b')!;
+    const before = await drivers.get('node-b')!.current();
+    const monitor = reconciler.startDriftMonitor(60_000);
+    try {
+      await run('ip', ['netns', 'exec', host.namespace, 'nft', 'insert', 'rule', 'inet', 'palisade', 'filter-input', 'tcp', 'dport', '8080', 'accept']);
+      expect(await reachable(8080)).toMatchObject({ 'node-b': true });
+      await monitor.checkNow();
+    } finally {
+      await monitor.stop();
+    }
+    await new Promise((r) => setTimeout(r, 100));
+    const drift = (await store.read()).filter((e) => e.type === 'DriftDetected');
+    expect(drift).toHaveLength(1);
+    expect(drift[0]).toMatchObject({ host: 'node-b', restored: true });
+    expect(await drivers.get('node-b')!.current()).toEqual(before);
+    expect(await reachable(8080)).toMatchObject({ 'node-b': false });
   });
 
   it('does not re-process finished commits after a restart', async () => {
