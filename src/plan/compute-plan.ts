@@ -3,6 +3,7 @@ import { compileHostIn } from '../compiler/compile.js';
 import type { HostFacts, HostProgram } from '../compiler/ir.js';
 import { renderNft } from '../dataplane/index.js';
 import type { ModelErrorRecord } from '../eventlog/events.js';
+import { candidateNodes } from './affected-hosts.js';
 import { checkNeeds } from './check-needs.js';
 import { nodesOf, planFacts } from './host-facts.js';
 import { unifiedDiff } from './line-diff.js';
@@ -52,15 +53,15 @@ export function computePlan(baseFiles: RevisionFiles, headFiles: RevisionFiles, 
 
   const nodes = nodesOf(base.state, head.state);
   const facts = new Map(nodes.map((n) => [n, planFacts(n, base.state, head.state)]));
-  const baseSide = compileAll(base, facts);
-  const headSide = compileAll(head, facts);
-  const affected = nodes.filter((n) => JSON.stringify(baseSide.programs.get(n)) !== JSON.stringify(headSide.programs.get(n)));
+  const baseSide = side(base, facts);
+  const headSide = side(head, facts);
+  const affected = candidateNodes(baseSide.ctx, headSide.ctx, resources, nodes).filter((n) => JSON.stringify(baseSide.programOf(n)) !== JSON.stringify(headSide.programOf(n)));
 
   const management = managementNets([base.state, head.state], opts.managementNets ?? []);
   const needs = checkNeeds(head.config.checks);
   const classes = peerClasses({
     states: [base.state, head.state],
-    programs: affected.flatMap((n) => [baseSide.programs.get(n)!, headSide.programs.get(n)!]),
+    programs: affected.flatMap((n) => [baseSide.programOf(n), headSide.programOf(n)]),
     management,
     needs,
   });
@@ -69,8 +70,8 @@ export function computePlan(baseFiles: RevisionFiles, headFiles: RevisionFiles, 
   const hosts: HostPlan[] = [];
   let probes = 0;
   for (const node of affected) {
-    const before = { state: base.state, program: baseSide.programs.get(node)!, locator: baseSide.locator };
-    const after = { state: head.state, program: headSide.programs.get(node)!, locator: headSide.locator };
+    const before = { state: base.state, program: baseSide.programOf(node), locator: baseSide.locator };
+    const after = { state: head.state, program: headSide.programOf(node), locator: headSide.locator };
     const result = hostReachability(facts.get(node)!, before, after, classes, needs);
     probes += result.probes;
     changes.push(...result.changes);
@@ -79,8 +80,8 @@ export function computePlan(baseFiles: RevisionFiles, headFiles: RevisionFiles, 
   const dangers = findDangers(changes, needs, management.length > 0);
 
   const lints = newLints(
-    lintRevision({ ctx: headSide.ctx, locator: headSide.locator, programs: headSide.programs, facts, management: management.map((m) => m.net) }),
-    lintRevision({ ctx: baseSide.ctx, locator: baseSide.locator, programs: baseSide.programs, facts, management: management.map((m) => m.net) }),
+    lintRevision({ ...headSide, facts, management: management.map((m) => m.net) }),
+    lintRevision({ ...baseSide, facts, management: management.map((m) => m.net) }),
   );
   const affectedSet = new Set(affected);
   const reachability = changes.map((c) => c.report);
@@ -111,11 +112,16 @@ export function computePlan(baseFiles: RevisionFiles, headFiles: RevisionFiles, 
 
 const revisionRef = (r: LoadedRevision) => ({ ref: r.ref, ...(r.commit ? { commit: r.commit } : {}) });
 
-/** Every node's program under one revision, sharing one compile context. */
-function compileAll(rev: LoadedRevision, facts: ReadonlyMap<string, HostFacts>) {
+/** One revision's compile context, its programs compiled on first use, and its field locator. */
+function side(rev: LoadedRevision, facts: ReadonlyMap<string, HostFacts>) {
   const ctx = new CompileContext(rev.state);
-  const programs = new Map<string, HostProgram>([...facts].map(([node, f]) => [node, compileHostIn(ctx, f)]));
-  return { ctx, programs, locator: new FieldLocator(rev) };
+  const programs = new Map<string, HostProgram>();
+  const programOf = (node: string): HostProgram => {
+    let p = programs.get(node);
+    if (!p) programs.set(node, (p = compileHostIn(ctx, facts.get(node) ?? { node, interfaces: [] })));
+    return p;
+  };
+  return { ctx, programOf, locator: new FieldLocator(rev) };
 }
 
 function hostPlan(host: string, before: HostProgram, after: HostProgram, changes: readonly Change[]): HostPlan {

@@ -6,6 +6,7 @@ import { simulate } from '../simulator/index.js';
 import { effectiveFelix } from '../state/desired-state.js';
 import type { FieldLocator } from './locate.js';
 import type { Lint, LintCode } from './plan-report.js';
+import { appliedPolicies } from './affected-hosts.js';
 import { sampleAddress } from './probes.js';
 import { localAddress } from './reachability.js';
 import { covers, mayOverlap, namesPort, restrictsPeer } from './rule-cover.js';
@@ -15,8 +16,8 @@ export type Finding = Omit<Lint, 'new'>;
 export interface LintInput {
   ctx: CompileContext;
   locator: FieldLocator;
-  /** Head programs of every node, with the interfaces the plan assumes. */
-  programs: ReadonlyMap<string, HostProgram>;
+  /** The program of a node under this revision, with the interfaces the plan assumes (compiled on demand). */
+  programOf(node: string): HostProgram;
   facts: ReadonlyMap<string, HostFacts>;
   /** Management networks (CIDR text). */
   management: readonly string[];
@@ -39,7 +40,8 @@ export function lintRevision(input: LintInput): Finding[] {
     findings.push({ code, kind, name, ...(path.length > 0 ? { field: fieldText(path) } : {}), ...at, ...text });
   };
 
-  const applied = new Map(state.policies.map((p) => [p.metadata.name, state.hostEndpoints.filter((h) => ctx.selects(p, h))]));
+  const hepByName = new Map(state.hostEndpoints.map((h) => [h.metadata.name, h]));
+  const applied = new Map([...appliedPolicies(ctx)].map(([policy, heps]) => [policy, heps.map((h) => hepByName.get(h)!)]));
   const nodesOf = (p: GlobalNetworkPolicy) => [...new Set((applied.get(p.metadata.name) ?? []).map((h) => h.spec.node))].sort();
 
   for (const np of state.networkPolicies) {
@@ -109,9 +111,9 @@ export function lintRevision(input: LintInput): Finding[] {
   }
 
   const profileNames = new Set(state.profiles.map((p) => p.metadata.name));
+  const withPolicy = new Set([...applied.values()].flat());
   for (const hep of state.hostEndpoints) {
-    const policies = state.policies.filter((p) => (applied.get(p.metadata.name) ?? []).includes(hep));
-    if (policies.length === 0 && !hep.spec.profiles.some((p) => profileNames.has(p))) {
+    if (!withPolicy.has(hep) && !hep.spec.profiles.some((p) => profileNames.has(p))) {
       add('host-endpoint-unprotected', 'HostEndpoint', hep.metadata.name, ['metadata', 'labels'], {
         message: `no policy and no profile applies to HostEndpoint ${hep.metadata.name} (${hep.spec.node} ${hep.spec.interfaceName ?? hep.spec.expectedIPs.join(', ')})`,
         why: 'Calico denies all traffic of a host endpoint without policy, except failsafe ports and established connections.',
@@ -134,7 +136,7 @@ const fieldText = (path: Path) => path.reduce<string>((acc, s) => (typeof s === 
  * "protected server" of the Calico docs), and a failsafe list without SSH while no policy lets
  * the management network in.
  */
-function failsafeLints({ ctx, programs, facts, management }: LintInput, applied: Map<string, HostEndpoint[]>, add: Add): void {
+function failsafeLints({ ctx, programOf, facts, management }: LintInput, applied: Map<string, HostEndpoint[]>, add: Add): void {
   const { state } = ctx;
   for (const p of state.policies) {
     const nodes = [...new Set((applied.get(p.metadata.name) ?? []).map((h) => h.spec.node))].sort();
@@ -165,8 +167,10 @@ function failsafeLints({ ctx, programs, facts, management }: LintInput, applied:
 
   const mgmt = management.map(sampleAddress).filter((a) => a !== undefined);
   const byConfig = new Map<string, string[]>();
-  for (const [node, program] of programs) {
-    if (program.endpoints.length === 0 || program.failsafe.inbound.some((f) => f.protocol === 'tcp' && f.port === 22 && f.net === undefined)) continue;
+  for (const node of facts.keys()) {
+    if (effectiveFelix(state, node).failsafeInboundHostPorts.some((f) => f.protocol === 'TCP' && f.port === 22 && f.net === undefined)) continue;
+    const program = programOf(node);
+    if (program.endpoints.length === 0) continue;
     const hostFacts = facts.get(node);
     const ssh = (src: string) =>
       program.interfaces

@@ -19,7 +19,7 @@ export function diffResources(base: readonly Located[], head: readonly Located[]
     before.delete(key);
     const id = { kind: l.resource.kind, name: l.resource.metadata.name, at: l.source };
     if (!old) changes.push({ ...id, change: 'added', fields: [] });
-    else {
+    else if (JSON.stringify(old.resource) !== JSON.stringify(l.resource)) {
       const fields = diffValues(resourceToInput(old.resource), resourceToInput(l.resource), []);
       if (fields.length > 0) changes.push({ ...id, change: 'changed', fields });
     }
