@@ -101,35 +101,49 @@ export function peerClasses(src: PeerSources): PeerClass[] {
   return [...classes.values()].sort((a, b) => a.members[0]!.rank - b.members[0]!.rank || (a.members[0]!.label < b.members[0]!.label ? -1 : 1));
 }
 
-/** The networks that decide anything: set members, rule nets, failsafe nets, network sets. */
+/**
+ * The address groups that decide anything: each address set and named-port set (as a whole: its
+ * members are alike to every rule that uses it), each rule net, failsafe net and network-set net.
+ */
 interface KnownNets {
   nets: Cidr[];
-  /** Indexes of the known networks holding `address`, as one string. */
+  /** Indexes of the groups holding `address`, as one string. */
   signature(address: Cidr): string;
 }
 
 function knownNets(src: PeerSources): KnownNets {
-  const texts = new Set<string>();
+  const groups = new Map<string, Set<string>>();
+  const group = (key: string, members: Iterable<string>) => {
+    const set = groups.get(key) ?? new Set<string>();
+    for (const m of members) set.add(m);
+    groups.set(key, set);
+  };
   for (const p of src.programs) {
-    for (const s of p.addressSets) s.elements.forEach((e) => texts.add(e));
-    for (const s of p.namedPortSets) s.elements.forEach((e) => texts.add(e.address));
-    for (const c of p.chains) chainNets(c).forEach((n) => texts.add(n));
-    for (const f of [...p.failsafe.inbound, ...p.failsafe.outbound]) if (f.net) texts.add(f.net);
+    // Keyed by content too: a set that gains a member in the head is a different group from the base's.
+    for (const s of p.addressSets) group(`set:${s.selector}|${s.elements.join(',')}`, s.elements);
+    for (const s of p.namedPortSets) group(`ports:${s.selector}|${s.port}|${JSON.stringify(s.elements)}`, s.elements.map((e) => e.address));
+    for (const c of p.chains) for (const n of chainNets(c)) group(`net:${n}`, [n]);
+    for (const f of [...p.failsafe.inbound, ...p.failsafe.outbound]) if (f.net) group(`net:${f.net}`, [f.net]);
   }
-  for (const state of src.states) for (const set of state.networkSets) set.spec.nets.forEach((n) => texts.add(n));
-  src.management.forEach((m) => texts.add(m.net));
-  const nets = [...texts].map((t) => tryParseCidr(t)).filter((c): c is Cidr => c !== null);
+  for (const state of src.states) for (const set of state.networkSets) for (const n of set.spec.nets) group(`net:${n}`, [n]);
+  for (const m of src.management) group(`net:${m.net}`, [m.net]);
   // Host routes (most set members) are looked up by address; only real networks are scanned.
   const hosts = new Map<string, number[]>();
-  const networks: { net: Cidr; i: number }[] = [];
-  nets.forEach((net, i) => {
-    if (net.prefix === (net.family === 4 ? 32 : 128)) hosts.set(formatCidr(net), [...(hosts.get(formatCidr(net)) ?? []), i]);
-    else networks.push({ net, i });
+  const networks: { net: Cidr; g: number }[] = [];
+  const nets: Cidr[] = [];
+  [...groups.values()].forEach((members, g) => {
+    for (const text of members) {
+      const net = tryParseCidr(text);
+      if (!net) continue;
+      nets.push(net);
+      if (net.prefix === (net.family === 4 ? 32 : 128)) hosts.set(formatCidr(net), [...(hosts.get(formatCidr(net)) ?? []), g]);
+      else networks.push({ net, g });
+    }
   });
   return {
     nets,
     signature(address) {
-      const hits = [...(hosts.get(formatCidr(address)) ?? []), ...networks.filter((n) => containsAddress(n.net, address)).map((n) => n.i)];
+      const hits = [...(hosts.get(formatCidr(address)) ?? []), ...networks.filter((n) => containsAddress(n.net, address)).map((n) => n.g)];
       return [...new Set(hits)].sort((a, b) => a - b).join(',');
     },
   };

@@ -1,3 +1,4 @@
+import { containsAddress, parseCidr } from '../compiler/cidr.js';
 import type { Direction, EndpointProgram, EntityMatch, Family, HostFacts, HostProgram } from '../compiler/ir.js';
 import { stageKey, STAGE_KINDS } from '../compiler/ir.js';
 import { PROTO_ICMP, protocolLabel } from '../compiler/protocols.js';
@@ -44,6 +45,8 @@ export function hostReachability(facts: HostFacts, before: RevisionView, after: 
       if (directionView(before.program, iface.name, direction) === directionView(after.program, iface.name, direction)) continue;
       const services = servicesFor(direction, [before.program, after.program], needs);
       const peers = iface.name === 'lo' ? [[LOOPBACK[4]], [LOOPBACK[6]]] : classes.map((c) => c.members.filter((m) => m.node !== host));
+      const addresses = [...peers.flatMap((m) => (m[0] ? [m[0].address, localAddress(facts, iface.name, m[0].family)] : []))];
+      const programs = { before: forProbes(before.program, addresses), after: forProbes(after.program, addresses) };
       for (const members of peers) {
         const peer = members[0];
         if (!peer) continue;
@@ -51,8 +54,8 @@ export function hostReachability(facts: HostFacts, before: RevisionView, after: 
         for (const service of services) {
           if (service.icmpType !== undefined && (service.proto === PROTO_ICMP) !== (peer.family === 4)) continue;
           const packet = probePacket(iface.name, direction, service, peer.address, local);
-          const b = simulate(before.program, packet);
-          const a = simulate(after.program, packet);
+          const b = simulate(programs.before, packet);
+          const a = simulate(programs.after, packet);
           probes += 2;
           const wasOpen = b.verdict !== 'deny';
           if (wasOpen === (a.verdict !== 'deny')) continue;
@@ -82,6 +85,24 @@ export function hostReachability(facts: HostFacts, before: RevisionView, after: 
     }
   }
   return { changes, probes };
+}
+
+/**
+ * The program with its sets cut down to the elements holding one of the probe addresses. The
+ * verdict for those addresses is unchanged, and the simulator, which indexes every set element
+ * for each packet, no longer pays for a fleet-wide set on every probe.
+ */
+function forProbes(p: HostProgram, addresses: readonly string[]): HostProgram {
+  const probes = [...new Set(addresses)].map((a) => parseCidr(a));
+  const holds = (element: string) => {
+    const net = parseCidr(element);
+    return probes.some((a) => containsAddress(net, a));
+  };
+  return {
+    ...p,
+    addressSets: p.addressSets.map((s) => ({ ...s, elements: s.elements.filter(holds) })),
+    namedPortSets: p.namedPortSets.map((s) => ({ ...s, elements: s.elements.filter((e) => holds(e.address)) })),
+  };
 }
 
 function probePacket(iface: string, direction: Direction, s: Service, peer: string, local: string): Packet {
