@@ -104,7 +104,9 @@ export function exitCode(report: PlanReport, allowDanger: boolean): number {
 async function readRevision(source: GitSource, gitdir: string, ref: string, subdir: string): Promise<RevisionFiles> {
   const commit = await resolveCommit(gitdir, ref);
   const prefix = subdir ? `${subdir}/` : '';
-  const files = (await source.readFiles(commit)).map((f) => ({ path: `${prefix}${f.path}`, content: f.content }));
+  // Hidden entries (.github workflows, .gitlab-ci.yml) are not policy, as `palisade validate` has it;
+  // the Git source lists them, so they are dropped here.
+  const files = (await source.readFiles(commit)).filter((f) => !f.path.split('/').some((part) => part.startsWith('.'))).map((f) => ({ path: `${prefix}${f.path}`, content: f.content }));
   return { ref, commit, files, configPath: `${prefix}${ROLLOUT_CONFIG_FILE}` };
 }
 

@@ -19,7 +19,8 @@ async function repoWith(change: Record<string, string | null>) {
   const dir = await tmp('palisade-plan-');
   const repo = await TestRepo.create(dir);
   const prefixed = (files: Record<string, string | null>) => Object.fromEntries(Object.entries(files).map(([p, c]) => [`policies/${p}`, c]));
-  const base = await repo.commit({ ...prefixed(SEED), 'README.md': 'not policy' }, 'base');
+  const workflow = { 'policies/.github/workflows/palisade-plan.yml': 'name: not a policy\non: pull_request\n' };
+  const base = await repo.commit({ ...prefixed(SEED), ...workflow, 'README.md': 'not policy' }, 'base');
   const head = await repo.commit(prefixed(change), 'change', { branch: 'feature', parents: [base] });
   return { dir, base, head };
 }
