@@ -13,6 +13,7 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }
   validate: { summary: 'validate a policy directory (file:line:col for every problem)', load: async () => (await import('./validate.js')).runValidate },
   convert: { summary: 'convert v1: legacy Calico v1 JSON to v3 YAML', load: async () => (await import('./convert.js')).runConvert },
   render: { summary: 'print the nftables ruleset a host would get', load: async () => (await import('./render.js')).runRender },
+  plan: { summary: 'what a change does before merge: connections opened/closed per host, dangers, lints', load: async () => (await import('./plan.js')).runPlan },
   explain: { summary: 'the verdict for one packet, and the path that produced it', load: async () => (await import('./explain.js')).runExplain },
 };
 

@@ -1,0 +1,165 @@
+import { CompileContext } from '../compiler/context.js';
+import { compileHostIn } from '../compiler/compile.js';
+import type { HostFacts, HostProgram } from '../compiler/ir.js';
+import { renderNft } from '../dataplane/index.js';
+import type { ModelErrorRecord } from '../eventlog/events.js';
+import { candidateNodes } from './affected-hosts.js';
+import { checkNeeds } from './check-needs.js';
+import { nodesOf, planFacts } from './host-facts.js';
+import { unifiedDiff } from './line-diff.js';
+import { lintRevision, type Finding } from './lints.js';
+import { FieldLocator } from './locate.js';
+import { findDangers } from './lockout.js';
+import { PLAN_FORMAT, type HostPlan, type Lint, type PlanReport } from './plan-report.js';
+import { managementNets, peerClasses } from './probes.js';
+import { hostReachability, type Change } from './reachability.js';
+import { diffResources } from './resource-diff.js';
+import { loadRevision, type LoadedRevision, type RevisionFiles } from './revision.js';
+import { previewRollout } from './rollout-preview.js';
+
+export interface PlanOptions {
+  /** Extra management networks (CIDRs), besides GlobalNetworkSets named or labelled as such. */
+  managementNets?: readonly string[];
+}
+
+/**
+ * The whole plan for a change from `base` to `head`, from file contents alone: validation,
+ * resource diff, per-host programs and ruleset diff, reachability changes, dangers, lints and the
+ * rollout preview. Pure; the CLI reads the files from Git.
+ */
+export function computePlan(baseFiles: RevisionFiles, headFiles: RevisionFiles, opts: PlanOptions = {}): PlanReport {
+  const head = loadRevision(headFiles);
+  // A broken base is planned from what validates in it: that is closest to what hosts run.
+  const base = loadRevision(baseFiles, { skipInvalid: true });
+  const errors: ModelErrorRecord[] = [...head.loaded.errors, ...head.configErrors];
+  const refs = { base: revisionRef(base), head: revisionRef(head) };
+  const resources = diffResources(base.loaded.resources, head.loaded.resources);
+  if (errors.length > 0 || !head.config) {
+    return {
+      format: PLAN_FORMAT,
+      ...refs,
+      outcome: 'invalid',
+      errors,
+      warnings: head.loaded.warnings,
+      summary: { resourcesChanged: resources.length, hostsAffected: 0, connectionsOpened: 0, connectionsClosed: 0, dangers: 0, lints: 0, newLints: 0, probes: 0 },
+      resources,
+      hosts: [],
+      reachability: [],
+      dangers: [],
+      lints: [],
+      rollout: null,
+    };
+  }
+
+  const nodes = nodesOf(base.state, head.state);
+  const facts = new Map(nodes.map((n) => [n, planFacts(n, base.state, head.state)]));
+  const baseSide = side(base, facts);
+  const headSide = side(head, facts);
+  const affected = candidateNodes(baseSide.ctx, headSide.ctx, resources, nodes).filter((n) => JSON.stringify(baseSide.programOf(n)) !== JSON.stringify(headSide.programOf(n)));
+
+  const management = managementNets([base.state, head.state], opts.managementNets ?? []);
+  const needs = checkNeeds(head.config.checks);
+  const classes = peerClasses({
+    states: [base.state, head.state],
+    programs: affected.flatMap((n) => [baseSide.programOf(n), headSide.programOf(n)]),
+    management,
+    needs,
+  });
+
+  const changes: Change[] = [];
+  const hosts: HostPlan[] = [];
+  let probes = 0;
+  for (const node of affected) {
+    const before = { state: base.state, program: baseSide.programOf(node), locator: baseSide.locator };
+    const after = { state: head.state, program: headSide.programOf(node), locator: headSide.locator };
+    const result = hostReachability(facts.get(node)!, before, after, classes, needs);
+    probes += result.probes;
+    changes.push(...result.changes);
+    hosts.push(hostPlan(node, before.program, after.program, result.changes));
+  }
+  const dangers = findDangers(changes, needs, management.length > 0);
+
+  const lints = newLints(
+    lintRevision({ ...headSide, facts, management: management.map((m) => m.net) }),
+    lintRevision({ ...baseSide, facts, management: management.map((m) => m.net) }),
+  );
+  const affectedSet = new Set(affected);
+  const reachability = changes.map((c) => c.report);
+  return {
+    format: PLAN_FORMAT,
+    ...refs,
+    outcome: dangers.length > 0 ? 'dangerous' : 'fine',
+    errors: [],
+    warnings: head.loaded.warnings,
+    summary: {
+      resourcesChanged: resources.length,
+      hostsAffected: affected.length,
+      connectionsOpened: reachability.filter((r) => r.change === 'opened').length,
+      connectionsClosed: reachability.filter((r) => r.change === 'closed').length,
+      dangers: dangers.length,
+      lints: lints.length,
+      newLints: lints.filter((l) => l.new).length,
+      probes,
+    },
+    resources,
+    hosts,
+    reachability,
+    dangers,
+    lints,
+    rollout: { waves: previewRollout(head.config, head.state, nodesOf(head.state), affectedSet) },
+  };
+}
+
+const revisionRef = (r: LoadedRevision) => ({ ref: r.ref, ...(r.commit ? { commit: r.commit } : {}) });
+
+/** One revision's compile context, its programs compiled on first use, and its field locator. */
+function side(rev: LoadedRevision, facts: ReadonlyMap<string, HostFacts>) {
+  const ctx = new CompileContext(rev.state);
+  const programs = new Map<string, HostProgram>();
+  const programOf = (node: string): HostProgram => {
+    let p = programs.get(node);
+    if (!p) programs.set(node, (p = compileHostIn(ctx, facts.get(node) ?? { node, interfaces: [] })));
+    return p;
+  };
+  return { ctx, programOf, locator: new FieldLocator(rev) };
+}
+
+function hostPlan(host: string, before: HostProgram, after: HostProgram, changes: readonly Change[]): HostPlan {
+  const endpoints = (p: HostProgram) => p.endpoints.map((e) => `${e.hep} (${e.interfaces.join(', ')})`);
+  const policies = (p: HostProgram) => [...new Set(p.chains.map((c) => (c.kind === 'policy' ? c.name : `profile ${c.name}`)))].sort();
+  const had = before.endpoints.length > 0;
+  const has = after.endpoints.length > 0;
+  return {
+    host,
+    change: had && has ? 'changed' : has ? 'added' : had ? 'removed' : 'changed',
+    endpoints: { before: endpoints(before), after: endpoints(after) },
+    policies: { before: policies(before), after: policies(after) },
+    rulesetDiff: unifiedDiff(render(before), render(after)),
+    opened: changes.filter((c) => c.report.change === 'opened').length,
+    closed: changes.filter((c) => c.report.change === 'closed').length,
+  };
+}
+
+function render(p: HostProgram): string {
+  try {
+    return renderNft(p);
+  } catch (e) {
+    return `# cannot render: ${(e as Error).message}\n`;
+  }
+}
+
+/**
+ * Head lints, each marked new unless the base has as many findings of the same code on the same
+ * resource field (messages and lines may shift with unrelated edits).
+ */
+function newLints(head: readonly Finding[], base: readonly Finding[]): Lint[] {
+  const key = (f: Finding) => `${f.code}|${f.kind}/${f.name}|${f.field ?? ''}`;
+  const old = new Map<string, number>();
+  for (const f of base) old.set(key(f), (old.get(key(f)) ?? 0) + 1);
+  const marked = head.map((f) => {
+    const left = old.get(key(f)) ?? 0;
+    old.set(key(f), left - 1);
+    return { ...f, new: left <= 0 };
+  });
+  return marked.sort((a, b) => Number(b.new) - Number(a.new));
+}
