@@ -81,7 +81,8 @@ export interface GitSourceOptions {
 }
 
 const POLICY_FILE = /\.(ya?ml|json)$/i;
-const isPolicyFile = (p: string) => POLICY_FILE.test(p);
+/** Policy files, skipping hidden entries (`.github/workflows/*.yml` is not policy), as `palisade validate` does. */
+const isPolicyFile = (p: string) => POLICY_FILE.test(p) && !p.split('/').some((segment) => segment.startsWith('.'));
 
 export function normaliseSubdir(path: string | undefined): string {
   return (path ?? '')

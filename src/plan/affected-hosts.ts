@@ -58,7 +58,7 @@ function referencesAny(ctx: CompileContext, p: GlobalNetworkPolicy, entities: re
 }
 
 function selectedNodes(ctx: CompileContext, p: GlobalNetworkPolicy): string[] {
-  return ctx.state.hostEndpoints.filter((h) => ctx.selects(p, h)).map((h) => h.spec.node);
+  return ctx.state.hostEndpoints.filter((h) => ctx.policiesFor(h).includes(p)).map((h) => h.spec.node);
 }
 
 /** Policy → the host endpoints it applies to, evaluating each selector once per distinct label set. */

@@ -31,16 +31,16 @@ export function computePlan(baseFiles: RevisionFiles, headFiles: RevisionFiles, 
   const head = loadRevision(headFiles);
   // A broken base is planned from what validates in it: that is closest to what hosts run.
   const base = loadRevision(baseFiles, { skipInvalid: true });
-  const errors: ModelErrorRecord[] = [...head.loaded.errors, ...head.configErrors];
+  const errors: ModelErrorRecord[] = head.repository.errors;
   const refs = { base: revisionRef(base), head: revisionRef(head) };
-  const resources = diffResources(base.loaded.resources, head.loaded.resources);
-  if (errors.length > 0 || !head.config) {
+  const resources = diffResources(base.repository.resources, head.repository.resources);
+  if (errors.length > 0 || !head.repository.rollout) {
     return {
       format: PLAN_FORMAT,
       ...refs,
       outcome: 'invalid',
       errors,
-      warnings: head.loaded.warnings,
+      warnings: head.repository.warnings,
       summary: { resourcesChanged: resources.length, hostsAffected: 0, connectionsOpened: 0, connectionsClosed: 0, dangers: 0, lints: 0, newLints: 0, probes: 0 },
       resources,
       hosts: [],
@@ -58,7 +58,7 @@ export function computePlan(baseFiles: RevisionFiles, headFiles: RevisionFiles, 
   const affected = candidateNodes(baseSide.ctx, headSide.ctx, resources, nodes).filter((n) => JSON.stringify(baseSide.programOf(n)) !== JSON.stringify(headSide.programOf(n)));
 
   const management = managementNets([base.state, head.state], opts.managementNets ?? []);
-  const needs = checkNeeds(head.config.checks);
+  const needs = checkNeeds(head.repository.rollout.checks);
   const classes = peerClasses({
     states: [base.state, head.state],
     programs: affected.flatMap((n) => [baseSide.programOf(n), headSide.programOf(n)]),
@@ -90,7 +90,7 @@ export function computePlan(baseFiles: RevisionFiles, headFiles: RevisionFiles, 
     ...refs,
     outcome: dangers.length > 0 ? 'dangerous' : 'fine',
     errors: [],
-    warnings: head.loaded.warnings,
+    warnings: head.repository.warnings,
     summary: {
       resourcesChanged: resources.length,
       hostsAffected: affected.length,
@@ -106,7 +106,7 @@ export function computePlan(baseFiles: RevisionFiles, headFiles: RevisionFiles, 
     reachability,
     dangers,
     lints,
-    rollout: { waves: previewRollout(head.config, head.state, nodesOf(head.state), affectedSet) },
+    rollout: { waves: previewRollout(head.repository.rollout, head.state, nodesOf(head.state), affectedSet) },
   };
 }
 

@@ -1,6 +1,6 @@
-import { loadPolicyFiles, type LoadResult } from '../model/load.js';
-import type { ModelErrorRecord } from '../eventlog/events.js';
-import { defaultRolloutConfig, parseRolloutConfig, ROLLOUT_CONFIG_FILE, type RolloutConfig } from '../rollout/rollout-config.js';
+import path from 'node:path';
+import { readRepository, type PolicyRepository } from '../repository/repository.js';
+import { ROLLOUT_CONFIG_FILE } from '../rollout/rollout-config.js';
 import { desiredStateOf, type DesiredState } from '../state/desired-state.js';
 
 /** One revision's files, paths as they should be shown (relative to the repository root). */
@@ -16,9 +16,7 @@ export interface RevisionFiles {
 export interface LoadedRevision {
   ref: string;
   commit?: string;
-  loaded: LoadResult;
-  config: RolloutConfig | null;
-  configErrors: ModelErrorRecord[];
+  repository: PolicyRepository;
   state: DesiredState;
   /** Path → text, for locating fields inside resources. */
   texts: Map<string, string>;
@@ -28,24 +26,18 @@ const decoder = new TextDecoder();
 const textOf = (c: string | Uint8Array) => (typeof c === 'string' ? c : decoder.decode(c));
 
 /**
- * Splits a revision into resources and rollout configuration, as the reconciler's
- * `readRevision` does, but with the configuration at any path (for `--path` sub-directories).
- * `skipInvalid` keeps what validates, for a base revision that is itself broken.
+ * A revision read as the reconciler reads it (resources plus palisade.yaml), with the
+ * configuration at any path (for `--path` sub-directories). `skipInvalid` keeps what validates,
+ * for a base revision that is itself broken.
  */
 export function loadRevision(rev: RevisionFiles, opts: { skipInvalid?: boolean } = {}): LoadedRevision {
-  const configPath = rev.configPath ?? ROLLOUT_CONFIG_FILE;
-  const configFile = rev.files.find((f) => f.path === configPath);
-  const policyFiles = rev.files.filter((f) => f !== configFile);
-  const loaded = loadPolicyFiles(policyFiles, { skipInvalid: opts.skipInvalid ?? false });
-  const rollout = configFile ? parseRolloutConfig(textOf(configFile.content), configFile.path) : { config: defaultRolloutConfig(), errors: [] };
-  const texts = new Map(policyFiles.map((f) => [f.path, textOf(f.content)]));
+  const root = path.dirname(rev.configPath ?? ROLLOUT_CONFIG_FILE);
+  const repository = readRepository(rev.files, { skipInvalid: opts.skipInvalid ?? false, root: root === '.' ? '' : root });
   return {
     ref: rev.ref,
     ...(rev.commit ? { commit: rev.commit } : {}),
-    loaded,
-    config: rollout.config,
-    configErrors: rollout.errors,
-    state: desiredStateOf(loaded.resources),
-    texts,
+    repository,
+    state: desiredStateOf(repository.resources),
+    texts: new Map(rev.files.map((f) => [f.path, textOf(f.content)])),
   };
 }

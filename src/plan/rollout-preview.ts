@@ -1,5 +1,4 @@
-import { fleetOf } from '../reconciler/reconciler.js';
-import { resolveWaves, type RolloutConfig } from '../rollout/rollout-config.js';
+import { fleetOf, resolveWaves, type RolloutConfig } from '../rollout/rollout-config.js';
 import type { DesiredState } from '../state/desired-state.js';
 import type { WavePreview } from './plan-report.js';
 

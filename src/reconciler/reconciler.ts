@@ -11,7 +11,7 @@ import type { HostDriver, HostInterface, Ruleset } from '../hosts/host-driver.js
 import type { Logger } from '../log/logger.js';
 import { readRepository, type PolicyRepository } from '../repository/repository.js';
 import { BeforeSnapshots } from '../rollout/before-snapshots.js';
-import { resolveWaves, waveFailureBudgets, type FleetHost, type RolloutConfig } from '../rollout/rollout-config.js';
+import { fleetOf, resolveWaves, waveFailureBudgets, type RolloutConfig } from '../rollout/rollout-config.js';
 import { startRollout, type RolloutDeps, type RolloutHandle } from '../rollout/run-rollout.js';
 import { desiredStateOf, resourceKey, type DesiredState } from '../state/desired-state.js';
 import { replay, type SnapshotStore } from '../eventlog/snapshot.js';
@@ -343,11 +343,6 @@ export function rulesetFor(desired: DesiredState, host: string, interfaces: Host
   const program = compileHost(desired, { node: host, interfaces });
   const text = renderNft(program);
   return { program, text, hash: rulesetHash(text) };
-}
-
-/** Hosts with the labels of their HostEndpoints, for wave selectors. */
-export function fleetOf(desired: DesiredState, hosts: readonly string[]): FleetHost[] {
-  return hosts.map((name) => ({ name, labelSets: desired.hostEndpoints.filter((h) => h.spec.node === name).map((h) => h.metadata.labels) }));
 }
 
 function diffResources(p: ReconcilerState, next: PolicyRepository['resources']): ResourceChange[] {

@@ -4,6 +4,7 @@ import type { Wave } from '../../machines/rollout.js';
 import { CheckSpec } from '../checks/check-spec.js';
 import type { ModelError } from '../model/errors.js';
 import { parseSelector } from '../selector/index.js';
+import type { DesiredState } from '../state/desired-state.js';
 import { Duration } from './duration.js';
 
 /**
@@ -105,6 +106,11 @@ export interface FleetHost {
   name: string;
   /** Labels of the host's HostEndpoints (any of them may match a wave selector). */
   labelSets: Record<string, string>[];
+}
+
+/** Hosts with the labels of their HostEndpoints, for wave selectors. */
+export function fleetOf(desired: DesiredState, hosts: readonly string[]): FleetHost[] {
+  return hosts.map((name) => ({ name, labelSets: desired.hostEndpoints.filter((h) => h.spec.node === name).map((h) => h.metadata.labels) }));
 }
 
 /**

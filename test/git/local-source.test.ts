@@ -66,6 +66,8 @@ describe('local git source', () => {
       'policies/nested/b.yml': 'B',
       'policies/c.json': '{}',
       'policies/notes.txt': 'not policy',
+      'policies/.github/workflows/plan.yml': 'hidden: not policy',
+      'policies/.hidden.yaml': 'hidden: not policy',
     });
     const files = await source.readFiles(c);
     expect(files.map((f) => [f.path, text(f.content)])).toEqual([
