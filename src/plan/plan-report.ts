@@ -3,7 +3,7 @@ import { ModelErrorRecord } from '../eventlog/events.js';
 
 /**
  * The plan as data: what `palisade plan --format json` prints and every other format renders.
- * This schema is the documented contract (docs/plan.md); `planJsonSchema()` is its JSON Schema.
+ * This schema is the documented contract (README, "palisade plan"); `planJsonSchema()` is its JSON Schema.
  */
 
 export const PLAN_FORMAT = 'palisade.plan/v1';

@@ -2,10 +2,11 @@ import { readFile } from 'node:fs/promises';
 import { describe, expect, it } from 'vitest';
 import { parseRolloutConfig } from '../../src/rollout/rollout-config.js';
 
-describe('docs/checks.md', () => {
+describe("the README's checks", () => {
   it('its palisade.yaml example parses, with every kind, both vantages and a closed check', async () => {
-    const doc = await readFile(new URL('../../docs/checks.md', import.meta.url), 'utf8');
-    const example = /```yaml\n([\s\S]*?)```/.exec(doc)?.[1];
+    const readme = await readFile(new URL('../../README.md', import.meta.url), 'utf8');
+    const section = readme.slice(readme.indexOf('#### Examples (`palisade.yaml`)'));
+    const example = /```yaml\n([\s\S]*?)```/.exec(section)?.[1];
     expect(example).toBeDefined();
     const { config, errors } = parseRolloutConfig(example!);
     expect(errors).toEqual([]);

@@ -55,7 +55,7 @@ const ruleArb = fc
     return { rule, peer: r.peer, local };
   });
 const policyArb = fc.record({
-  /** preDNAT: ingress only, in mangle prerouting before the normal stage (doNotTrack is left out: see docs/dataplane.md). */
+  /** preDNAT: ingress only, in mangle prerouting before the normal stage (doNotTrack is left out: see the README, "Compiler, nftables dataplane and packet simulator"). */
   preDNAT: fc.constantFrom(false, false, false, true),
   tier: fc.constantFrom('default', 'default', 'first'),
   order: fc.option(fc.constantFrom(1, 2, 5), { nil: null }),
