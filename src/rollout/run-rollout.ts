@@ -155,10 +155,9 @@ export function startRollout(
 
   const lastState = new Map<string, string>();
   const waveOf = new Map(waves.flatMap((w, i) => w.hosts.map((h) => [h, i] as const)));
-  const inspect = (ev: InspectionEvent) => {
-    const id = (ev.actorRef as AnyActorRef).id;
-    if (ev.type !== '@xstate.snapshot' || !/^(host|undo):/.test(id ?? '')) return;
-    const snap = ev.snapshot as unknown as {
+  const record = (ref: AnyActorRef, snapshot: unknown) => {
+    const id = ref.id;
+    const snap = snapshot as {
       value: string | Record<string, unknown>;
       context: { host: string; reason: string | null; checks: CheckOutcome[]; rulesetHash: string | null; soakUntil: number | null };
     };
@@ -169,7 +168,8 @@ export function startRollout(
     if (from === to) return;
     lastState.set(name, to);
     const undo = id.startsWith('undo:');
-    const why = reason && to !== 'confirmed' ? (undo ? `undone because a later wave failed${reason ? `; ${reason}` : ''}` : reason) : undefined;
+    // An undo starts with no reason of its own (the host was fine); the log must still say why.
+    const why = undo ? `undone because a later wave failed${reason ? `; ${reason}` : ''}` : reason && to !== 'confirmed' ? reason : undefined;
     recorder.record({
       type: 'HostTransition',
       revision,
@@ -188,6 +188,14 @@ export function startRollout(
     if (to === 'failed') log.error(line, `${name}: ${from} → ${to} — HOST STILL UNREACHABLE AFTER ROLLBACK, needs a person`);
     else if (to === 'rollingBack' || to === 'unreachable' || to === 'rejected') log.warn(line, `${name}: ${from} → ${to}`);
     else log.info(line, `${name}: ${from} → ${to}`);
+  };
+  const isHostActor = (ref: unknown): ref is AnyActorRef => /^(host|undo):/.test((ref as AnyActorRef | undefined)?.id ?? '');
+  const inspect = (ev: InspectionEvent) => {
+    // xstate hands a finished child's done event to the parent (which may start the next wave)
+    // before it reports the child's final snapshot; recording the final state when the done
+    // event is relayed keeps the log in causal order: confirmed, then the next wave starts.
+    if (ev.type === '@xstate.event' && ev.event.type.startsWith('xstate.done.actor.') && isHostActor(ev.sourceRef)) record(ev.sourceRef, ev.sourceRef.getSnapshot());
+    else if (ev.type === '@xstate.snapshot' && isHostActor(ev.actorRef)) record(ev.actorRef, ev.snapshot);
   };
 
   const actor = createActor(rolloutMachine.provide({ actors: { host } }), {
