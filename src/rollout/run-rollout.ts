@@ -35,18 +35,28 @@ export interface RolloutHandle {
 }
 
 /**
- * Appends events strictly in order, one batch at a time. Effects that must not run before
- * their transition is on disk (an apply, a restore) wait on `flush()`.
+ * Appends events strictly in order. Transitions recorded while an append is on its way to disk
+ * go together in the next one (one fsync for many hosts, not one each). Effects that must not
+ * run before their transition is on disk (an apply, a restore) wait on `flush()`.
  */
 class Recorder {
-  private tail: Promise<unknown> = Promise.resolve();
+  private pending: EventDraft[] = [];
+  private tail: Promise<void> = Promise.resolve();
   private failure: unknown = null;
   constructor(private readonly store: EventStore) {}
 
   record(draft: EventDraft): void {
-    this.tail = this.tail.then(() => this.store.append([draft])).catch((e) => {
+    // The first draft after a write took the queue schedules the next write; later ones join it.
+    if (this.pending.push(draft) === 1) this.tail = this.tail.then(() => this.write());
+  }
+
+  private async write(): Promise<void> {
+    const batch = this.pending.splice(0);
+    try {
+      await this.store.append(batch);
+    } catch (e) {
       this.failure ??= e;
-    });
+    }
   }
 
   async flush(): Promise<void> {

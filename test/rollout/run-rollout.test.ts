@@ -40,13 +40,22 @@ class FakeHost implements HostDriver {
 
 const tmp = useTmpDirs();
 
-async function rollout(hosts: FakeHost[], onFailure: 'halt' | 'rollback') {
+async function rollout(hosts: FakeHost[], onFailure: 'halt' | 'rollback', waves = hosts.map((h) => ({ name: h.name, hosts: [h.name] }))) {
   const dir = await tmp('palisade-run-rollout-');
   const store = await openFileEventStore(path.join(dir, 'events'));
+  let appends = 0;
   try {
-    const config = RolloutConfig.parse({ soak: 0, soakInterval: 10, checkAttempts: 1, onFailure });
-    const handle = startRollout('r1', hosts.map((h) => ({ name: h.name, hosts: [h.name] })), config, [0], {
-      store,
+    const config = RolloutConfig.parse({ soak: 0, soakInterval: 10, checkAttempts: 1, onFailure, concurrency: 50 });
+    const handle = startRollout('r1', waves, config, [0], {
+      store: {
+        append: (drafts) => {
+          appends++;
+          return store.append(drafts);
+        },
+        read: (since) => store.read(since),
+        head: () => store.head(),
+        close: () => store.close(),
+      },
       logger: silentLogger(),
       drivers: new Map(hosts.map((h) => [h.name, h])),
       snapshots: new BeforeSnapshots(path.join(dir, 'before')),
@@ -57,7 +66,7 @@ async function rollout(hosts: FakeHost[], onFailure: 'halt' | 'rollback') {
     const output = await handle.done;
     const events = await store.read();
     const transitions = events.filter((e): e is EventOf<'HostTransition'> => e.type === 'HostTransition');
-    return { output, events, transitions };
+    return { output, events, transitions, appends };
   } finally {
     await store.close();
   }
@@ -80,5 +89,15 @@ describe('startRollout: what lands in the event log', () => {
     for (const t of undo) expect(t.reason).toMatch(/^undone because a later wave failed/);
     // …and so does the projection `palisade rollout status` shows, as the machine's output does.
     expect(project(events).revisions.get('r1')!.hosts.a!.reason).toBe(output.results.a!.reason);
+  });
+
+  it('writes the transitions of hosts running together in shared appends, in order', async () => {
+    const hosts = Array.from({ length: 20 }, (_, i) => new FakeHost(`h${i}`, false));
+    const { output, events, transitions, appends } = await rollout(hosts, 'halt', [{ name: 'all', hosts: hosts.map((h) => h.name) }]);
+    expect(output.outcome).toBe('completed');
+    expect(transitions).toHaveLength(20 * 5);
+    expect(appends).toBeLessThan(transitions.length / 4);
+    expect(events.map((e) => e.seq)).toEqual(events.map((_, i) => i + 1));
+    for (const h of hosts) expect(transitions.filter((t) => t.host === h.name).map((t) => t.to)).toEqual(['preflight', 'applying', 'verifying', 'soaking', 'confirmed']);
   });
 });
