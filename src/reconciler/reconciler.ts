@@ -1,6 +1,7 @@
 import path from 'node:path';
 import { CheckSpec, SSH_FAILSAFE_CHECK } from '../checks/check-spec.js';
-import { compileHost } from '../compiler/index.js';
+import { compileHostIn } from '../compiler/compile.js';
+import { CompileContext } from '../compiler/context.js';
 import { renderNft, rulesetHash } from '../dataplane/index.js';
 import type { EventDraft, ResourceChange } from '../eventlog/events.js';
 import type { EventStore } from '../eventlog/store.js';
@@ -181,6 +182,8 @@ export class Reconciler {
     }
 
     const waves = progress.waves ?? resolveWaves(config, fleetOf(desired, [...this.opts.drivers.keys()]));
+    // Parsed endpoints and selector members are the same for every host of the revision.
+    const compileContext = new CompileContext(desired);
     const checks = this.checksFor(config);
     const handle = startRollout(
       revision,
@@ -192,7 +195,7 @@ export class Reconciler {
         logger,
         drivers: this.opts.drivers,
         snapshots: new BeforeSnapshots(path.join(this.opts.stateDir, 'before')),
-        rulesetFor: (host, interfaces) => rulesetFor(desired, host, interfaces),
+        rulesetFor: (host, interfaces) => rulesetFor(compileContext, host, interfaces),
         checksFor: () => checks.all,
         reachabilityChecks: checks.reachability,
         attempt: progress.attempt,
@@ -253,8 +256,9 @@ export class Reconciler {
   }
 }
 
-export function rulesetFor(desired: DesiredState, host: string, interfaces: HostInterface[]): Ruleset {
-  const program = compileHost(desired, { node: host, interfaces });
+/** A host's ruleset in a revision; `context` is prepared once per revision and shared by its hosts. */
+export function rulesetFor(context: CompileContext, host: string, interfaces: HostInterface[]): Ruleset {
+  const program = compileHostIn(context, { node: host, interfaces });
   const text = renderNft(program);
   return { program, text, hash: rulesetHash(text) };
 }
