@@ -1,4 +1,4 @@
-import { assign, enqueueActions, setup } from 'xstate';
+import { assign, enqueueActions, setup, stopChild } from 'xstate';
 import { hostMachine, type HostOutput, type ResumableState } from './host.js';
 
 /**
@@ -68,7 +68,7 @@ export type RolloutEvent =
   | { type: 'RESUME' }
   | { type: 'ABORT' }
   | { type: 'SUPERSEDE' }
-  | { type: 'xstate.done.actor.*'; output: HostOutput };
+  | { type: 'xstate.done.actor.*'; output: HostOutput; actorId: string };
 
 const isFailure = (o: HostOutput) => o.result !== 'confirmed';
 
@@ -126,6 +126,9 @@ export const rolloutMachine = setup({
         confirmedOrder: output.result === 'confirmed' ? [...context.confirmedOrder, output.host] : context.confirmedOrder,
       };
     }),
+    // A settled host actor is dropped from `children`: kept, every later spawn and transition
+    // copies an ever larger children object (quadratic in the fleet) and holds its memory.
+    releaseHost: stopChild(({ event }) => (event as { actorId: string }).actorId),
     planUndo: assign(({ context }) => ({ undo: [...context.confirmedOrder].reverse() })),
     undoNext: enqueueActions(({ context, enqueue }) => {
       const [host, ...rest] = context.undo;
@@ -190,7 +193,7 @@ export const rolloutMachine = setup({
       entry: ['enterWave', 'startHosts'],
       always: { guard: 'waveSettled', target: 'waveSettled' },
       on: {
-        'xstate.done.actor.*': { actions: ['recordHost', 'startHosts'] },
+        'xstate.done.actor.*': { actions: ['recordHost', 'releaseHost', 'startHosts'] },
       },
     },
     waveSettled: {
@@ -212,7 +215,7 @@ export const rolloutMachine = setup({
     undoing: {
       entry: ['planUndo', 'undoNext'],
       always: { guard: 'undoDone', target: 'rolledBack' },
-      on: { 'xstate.done.actor.*': { actions: ['recordUndo', 'undoNext'] } },
+      on: { 'xstate.done.actor.*': { actions: ['recordUndo', 'releaseHost', 'undoNext'] } },
     },
     stopped: {
       always: [

@@ -1,5 +1,7 @@
 import { CheckSpec, SSH_FAILSAFE_CHECK } from '../checks/check-spec.js';
-import { compileHost } from '../compiler/index.js';
+import { compileHostIn } from '../compiler/compile.js';
+import { CompileCache } from '../compiler/cache.js';
+import { CompileContext } from '../compiler/context.js';
 import { renderNft, rulesetHash } from '../dataplane/index.js';
 import { createDriftMonitor, type DriftMonitor } from '../dataplane/drift-monitor.js';
 import type { EventDraft, ResourceChange } from '../eventlog/events.js';
@@ -71,6 +73,8 @@ export class Reconciler {
    */
   private readonly held = new Map<string, { text: string | null; revision: string; listing: string | null }>();
   private drift: DriftMonitor | null = null;
+  /** Outlives revisions: an unchanged policy is compiled once however many commits it appears in. */
+  private readonly compileCache = new CompileCache();
   /** Hosts with a rollout step in flight, and the ruleset going onto them. */
   private readonly inFlight = new Map<string, string | null>();
   private busy: Promise<CommitResult[]> | null = null;
@@ -206,6 +210,9 @@ export class Reconciler {
     }
 
     const waves = progress.waves ?? resolveWaves(config, fleetOf(desired, [...this.opts.drivers.keys()]));
+    // Parsed endpoints and selector members are the same for every host of the revision.
+    this.compileCache.rotate();
+    const compileContext = new CompileContext(desired, this.compileCache);
     const checks = this.checksFor(config);
     const handle = startRollout(
       revision,
@@ -217,7 +224,7 @@ export class Reconciler {
         logger,
         drivers: this.opts.drivers,
         snapshots: new BeforeSnapshots(stateLayout(this.opts.stateDir).before),
-        rulesetFor: (host, interfaces) => rulesetFor(desired, host, interfaces),
+        rulesetFor: (host, interfaces) => rulesetFor(compileContext, host, interfaces),
         checksFor: () => checks.all,
         reachabilityChecks: checks.reachability,
         attempt: progress.attempt,
@@ -339,8 +346,9 @@ export class Reconciler {
   }
 }
 
-export function rulesetFor(desired: DesiredState, host: string, interfaces: HostInterface[]): Ruleset {
-  const program = compileHost(desired, { node: host, interfaces });
+/** A host's ruleset in a revision; `context` is prepared once per revision and shared by its hosts. */
+export function rulesetFor(context: CompileContext, host: string, interfaces: HostInterface[]): Ruleset {
+  const program = compileHostIn(context, { node: host, interfaces });
   const text = renderNft(program);
   return { program, text, hash: rulesetHash(text) };
 }

@@ -40,18 +40,28 @@ export interface RolloutHandle {
 }
 
 /**
- * Appends events strictly in order, one batch at a time. Effects that must not run before
- * their transition is on disk (an apply, a restore) wait on `flush()`.
+ * Appends events strictly in order. Transitions recorded while an append is on its way to disk
+ * go together in the next one (one fsync for many hosts, not one each). Effects that must not
+ * run before their transition is on disk (an apply, a restore) wait on `flush()`.
  */
 class Recorder {
-  private tail: Promise<unknown> = Promise.resolve();
+  private pending: EventDraft[] = [];
+  private tail: Promise<void> = Promise.resolve();
   private failure: unknown = null;
   constructor(private readonly store: EventStore) {}
 
   record(draft: EventDraft): void {
-    this.tail = this.tail.then(() => this.store.append([draft])).catch((e) => {
+    // The first draft after a write took the queue schedules the next write; later ones join it.
+    if (this.pending.push(draft) === 1) this.tail = this.tail.then(() => this.write());
+  }
+
+  private async write(): Promise<void> {
+    const batch = this.pending.splice(0);
+    try {
+      await this.store.append(batch);
+    } catch (e) {
       this.failure ??= e;
-    });
+    }
   }
 
   async flush(): Promise<void> {
@@ -162,10 +172,9 @@ export function startRollout(
 
   const lastState = new Map<string, string>();
   const waveOf = new Map(waves.flatMap((w, i) => w.hosts.map((h) => [h, i] as const)));
-  const inspect = (ev: InspectionEvent) => {
-    const id = (ev.actorRef as AnyActorRef).id;
-    if (ev.type !== '@xstate.snapshot' || !/^(host|undo):/.test(id ?? '')) return;
-    const snap = ev.snapshot as unknown as {
+  const record = (ref: AnyActorRef, snapshot: unknown) => {
+    const id = ref.id;
+    const snap = snapshot as {
       value: string | Record<string, unknown>;
       context: { host: string; reason: string | null; checks: CheckOutcome[]; rulesetHash: string | null; soakUntil: number | null };
     };
@@ -176,7 +185,8 @@ export function startRollout(
     if (from === to) return;
     lastState.set(name, to);
     const undo = id.startsWith('undo:');
-    const why = reason && to !== 'confirmed' ? (undo ? `undone because a later wave failed${reason ? `; ${reason}` : ''}` : reason) : undefined;
+    // An undo starts with no reason of its own (the host was fine); the log must still say why.
+    const why = undo ? `undone because a later wave failed${reason ? `; ${reason}` : ''}` : reason && to !== 'confirmed' ? reason : undefined;
     recorder.record({
       type: 'HostTransition',
       revision,
@@ -190,12 +200,20 @@ export function startRollout(
       ...(rulesetHash && (to === 'verifying' || to === 'verifyingRollback') ? { rulesetHash } : {}),
       ...(to === 'soaking' && soakUntil ? { soakUntil } : {}),
     });
-    if (snap.value === to && (ev.snapshot as { status?: string }).status === 'done') deps.observer?.settled(name, to as HostResult);
+    if (snap.value === to && (snapshot as { status?: string }).status === 'done') deps.observer?.settled(name, to as HostResult);
     const failing = checks.filter((c) => !c.ok && !c.preexisting).map((c) => `${c.name}: ${c.detail}`);
     const line = { event: 'HostTransition', host: name, wave, from, to, state: to, ...(why ? { reason: why } : {}), ...(failing.length && to !== 'confirmed' ? { failingChecks: failing } : {}) };
     if (to === 'failed') log.error(line, `${name}: ${from} → ${to} — HOST STILL UNREACHABLE AFTER ROLLBACK, needs a person`);
     else if (to === 'rollingBack' || to === 'unreachable' || to === 'rejected') log.warn(line, `${name}: ${from} → ${to}`);
     else log.info(line, `${name}: ${from} → ${to}`);
+  };
+  const isHostActor = (ref: unknown): ref is AnyActorRef => /^(host|undo):/.test((ref as AnyActorRef | undefined)?.id ?? '');
+  const inspect = (ev: InspectionEvent) => {
+    // xstate hands a finished child's done event to the parent (which may start the next wave)
+    // before it reports the child's final snapshot; recording the final state when the done
+    // event is relayed keeps the log in causal order: confirmed, then the next wave starts.
+    if (ev.type === '@xstate.event' && ev.event.type.startsWith('xstate.done.actor.') && isHostActor(ev.sourceRef)) record(ev.sourceRef, ev.sourceRef.getSnapshot());
+    else if (ev.type === '@xstate.snapshot' && isHostActor(ev.actorRef)) record(ev.actorRef, ev.snapshot);
   };
 
   const actor = createActor(rolloutMachine.provide({ actors: { host } }), {

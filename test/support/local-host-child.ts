@@ -1,6 +1,7 @@
 // Run inside a scratch network namespace by test/hosts/local-host.test.ts: drives LocalHost
 // (nft and ip in "this machine's" namespace, which here is the scratch one) and reports as JSON.
 import { SSH_FAILSAFE_CHECK } from '../../src/checks/check-spec.js';
+import { CompileContext } from '../../src/compiler/context.js';
 import { LocalHost } from '../../src/hosts/local-host.js';
 import { readRepository } from '../../src/repository/repository.js';
 import { rulesetFor } from '../../src/reconciler/reconciler.js';
@@ -18,7 +19,7 @@ spec:
 const host = new LocalHost('me', '198.18.7.1', { manageThisMachine: false });
 const interfaces = await host.readInterfaces();
 const repo = readRepository([{ path: 'hep.yaml', content: policy }]);
-const ruleset = rulesetFor(desiredStateOf(repo.resources), 'me', interfaces);
+const ruleset = rulesetFor(new CompileContext(desiredStateOf(repo.resources)), 'me', interfaces);
 const before = await host.current();
 const dryRun = await host.dryRun(ruleset);
 await host.apply(ruleset);

@@ -1,0 +1,103 @@
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { SSH_FAILSAFE_CHECK, type CheckSpec } from '../../src/checks/check-spec.js';
+import type { CheckOutcome, EventOf } from '../../src/eventlog/events.js';
+import { openFileEventStore } from '../../src/eventlog/file-store.js';
+import type { HostDriver, HostInterface, Ruleset } from '../../src/hosts/host-driver.js';
+import { silentLogger } from '../../src/log/logger.js';
+import { BeforeSnapshots } from '../../src/rollout/before-snapshots.js';
+import { RolloutConfig } from '../../src/rollout/rollout-config.js';
+import { startRollout } from '../../src/rollout/run-rollout.js';
+import { project } from '../../src/state/projections.js';
+import { useTmpDirs } from '../support/tmp.js';
+
+/** A host whose SSH check fails while `breaks` says the applied ruleset breaks it. */
+class FakeHost implements HostDriver {
+  readonly simulated = true;
+  readonly address = '198.18.0.99';
+  private table: string | null = null;
+  constructor(
+    readonly name: string,
+    private readonly breaks: boolean,
+  ) {}
+  async readInterfaces(): Promise<HostInterface[]> {
+    return [];
+  }
+  async current() {
+    return this.table;
+  }
+  async apply(ruleset: Ruleset) {
+    this.table = ruleset.text;
+  }
+  async restore(snapshot: string | null) {
+    this.table = snapshot;
+  }
+  async check(check: CheckSpec): Promise<CheckOutcome> {
+    const ok = !(this.breaks && this.table === 'new');
+    return { name: check.name, ok, detail: ok ? 'open' : 'timed out' };
+  }
+}
+
+const tmp = useTmpDirs();
+
+async function rollout(hosts: FakeHost[], onFailure: 'halt' | 'rollback', waves = hosts.map((h) => ({ name: h.name, hosts: [h.name] }))) {
+  const dir = await tmp('palisade-run-rollout-');
+  const store = await openFileEventStore(path.join(dir, 'events'));
+  let appends = 0;
+  try {
+    const config = RolloutConfig.parse({ soak: 0, soakInterval: 10, checkAttempts: 1, onFailure, concurrency: 50 });
+    const handle = startRollout('r1', waves, config, [0], {
+      store: {
+        append: (drafts) => {
+          appends++;
+          return store.append(drafts);
+        },
+        read: (since) => store.read(since),
+        head: () => store.head(),
+        close: () => store.close(),
+      },
+      logger: silentLogger(),
+      drivers: new Map(hosts.map((h) => [h.name, h])),
+      snapshots: new BeforeSnapshots(path.join(dir, 'before')),
+      rulesetFor: () => ({ hash: 'h-new', text: 'new', program: null }),
+      checksFor: () => [SSH_FAILSAFE_CHECK],
+      reachabilityChecks: new Set([SSH_FAILSAFE_CHECK.name]),
+    });
+    const output = await handle.done;
+    const events = await store.read();
+    const transitions = events.filter((e): e is EventOf<'HostTransition'> => e.type === 'HostTransition');
+    return { output, events, transitions, appends };
+  } finally {
+    await store.close();
+  }
+}
+
+describe('startRollout: what lands in the event log', () => {
+  it('records a host as confirmed before the next wave starts', async () => {
+    const { output, transitions } = await rollout([new FakeHost('a', false), new FakeHost('b', false)], 'halt');
+    expect(output.outcome).toBe('completed');
+    const confirmedA = transitions.find((t) => t.host === 'a' && t.to === 'confirmed')!;
+    const startedB = transitions.find((t) => t.host === 'b' && t.from === 'queued')!;
+    expect(confirmedA.seq).toBeLessThan(startedB.seq);
+  });
+
+  it('says in the log why a confirmed host was undone', async () => {
+    const { output, events, transitions } = await rollout([new FakeHost('a', false), new FakeHost('b', true)], 'rollback');
+    expect(output.outcome).toBe('rolledBack');
+    const undo = transitions.filter((t) => t.host === 'a' && t.seq > transitions.find((u) => u.host === 'a' && u.to === 'confirmed')!.seq);
+    expect(undo.map((t) => t.to)).toEqual(['rollingBack', 'verifyingRollback', 'rolledBack']);
+    for (const t of undo) expect(t.reason).toMatch(/^undone because a later wave failed/);
+    // …and so does the projection `palisade rollout status` shows, as the machine's output does.
+    expect(project(events).revisions.get('r1')!.hosts.a!.reason).toBe(output.results.a!.reason);
+  });
+
+  it('writes the transitions of hosts running together in shared appends, in order', async () => {
+    const hosts = Array.from({ length: 20 }, (_, i) => new FakeHost(`h${i}`, false));
+    const { output, events, transitions, appends } = await rollout(hosts, 'halt', [{ name: 'all', hosts: hosts.map((h) => h.name) }]);
+    expect(output.outcome).toBe('completed');
+    expect(transitions).toHaveLength(20 * 5);
+    expect(appends).toBeLessThan(transitions.length / 4);
+    expect(events.map((e) => e.seq)).toEqual(events.map((_, i) => i + 1));
+    for (const h of hosts) expect(transitions.filter((t) => t.host === h.name).map((t) => t.to)).toEqual(['preflight', 'applying', 'verifying', 'soaking', 'confirmed']);
+  });
+});
