@@ -90,6 +90,7 @@ export async function runReconcile(argv: string[], io: CommandIO): Promise<numbe
     drivers: driversFromHostsFile(hostsFile),
     pollIntervalMs,
     snapshots: openSnapshotStore(layout.snapshots, logger),
+    metrics,
   });
   try {
     await reconciler.load();

@@ -21,7 +21,22 @@ export interface LoadOptions {
   maxFileBytes?: number;
   /** Cap on YAML alias expansions per resource (alias bombs). Default 100. */
   maxAliasCount?: number;
+  /**
+   * Per-file results kept between calls, keyed by the content buffer: a caller that passes the
+   * same `Uint8Array` for an unchanged file (the reconciler, from one commit to the next) has it
+   * parsed and validated once. Results are shared, so callers must not mutate them.
+   */
+  fileCache?: FileCache;
 }
+
+/** What one file contributes, before the repository-wide rules (tiers, unique names) run. */
+export interface FileOutcome {
+  path: string;
+  errors: ModelError[];
+  resources: Located[];
+  invalid: ModelError[];
+}
+export type FileCache = WeakMap<object, FileOutcome>;
 
 export interface LoadedFile {
   path: string;
@@ -46,18 +61,13 @@ export function loadPolicyFiles(files: readonly LoadedFile[], opts: LoadOptions 
   const invalid: ModelError[] = [];
   let resources: Located[] = [];
   for (const file of files) {
-    const decoded = decodePolicyFile(file.content, opts.maxFileBytes ?? MAX_FILE_BYTES);
-    if (!decoded.ok) {
-      errors.push({ code: decoded.code, file: file.path, ...lineColOfByte(file.content, decoded.offset), message: decoded.message });
-      continue;
-    }
-    const parsed = parseYamlResources(decoded.text, opts.maxAliasCount ?? MAX_ALIAS_COUNT);
-    for (const p of parsed.problems) errors.push({ code: p.code, file: file.path, line: p.line, col: p.col, message: p.message });
-    for (const candidate of parsed.candidates) {
-      const result = validateCandidate(file.path, candidate);
-      if (result.ok) resources.push(result.located);
-      else invalid.push(...result.errors);
-    }
+    const keyed = typeof file.content === 'object' ? file.content : null;
+    const cached = keyed ? opts.fileCache?.get(keyed) : undefined;
+    const outcome = cached?.path === file.path ? cached : loadFile(file, opts);
+    if (keyed) opts.fileCache?.set(keyed, outcome);
+    errors.push(...outcome.errors);
+    resources.push(...outcome.resources);
+    invalid.push(...outcome.invalid);
   }
   const tierErrors = missingTierErrors(resources);
   if (opts.skipInvalid) {
@@ -73,6 +83,23 @@ export function loadPolicyFiles(files: readonly LoadedFile[], opts: LoadOptions 
   resources = resources.filter((l) => !seen.has(identity(l.resource)) && seen.add(identity(l.resource)));
   warnings.push(...repositoryWarnings(resources));
   return { resources, errors: byPosition(errors), warnings: byPosition(warnings) };
+}
+
+function loadFile(file: LoadedFile, opts: LoadOptions): FileOutcome {
+  const outcome: FileOutcome = { path: file.path, errors: [], resources: [], invalid: [] };
+  const decoded = decodePolicyFile(file.content, opts.maxFileBytes ?? MAX_FILE_BYTES);
+  if (!decoded.ok) {
+    outcome.errors.push({ code: decoded.code, file: file.path, ...lineColOfByte(file.content, decoded.offset), message: decoded.message });
+    return outcome;
+  }
+  const parsed = parseYamlResources(decoded.text, opts.maxAliasCount ?? MAX_ALIAS_COUNT);
+  for (const p of parsed.problems) outcome.errors.push({ code: p.code, file: file.path, line: p.line, col: p.col, message: p.message });
+  for (const candidate of parsed.candidates) {
+    const result = validateCandidate(file.path, candidate);
+    if (result.ok) outcome.resources.push(result.located);
+    else outcome.invalid.push(...result.errors);
+  }
+  return outcome;
 }
 
 const cmp = (a: string | number, b: string | number) => (a < b ? -1 : a > b ? 1 : 0);

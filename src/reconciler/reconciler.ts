@@ -11,6 +11,8 @@ import type { CommitInfo, GitSource } from '../git/source.js';
 import type { HostResult } from '../../machines/host.js';
 import type { HostDriver, HostInterface, Ruleset } from '../hosts/host-driver.js';
 import type { Logger } from '../log/logger.js';
+import type { PalisadeMetrics } from '../metrics.js';
+import type { FileCache } from '../model/load.js';
 import { readRepository, type PolicyRepository } from '../repository/repository.js';
 import { BeforeSnapshots } from '../rollout/before-snapshots.js';
 import { fleetOf, resolveWaves, waveFailureBudgets, type RolloutConfig } from '../rollout/rollout-config.js';
@@ -34,6 +36,8 @@ export interface ReconcilerOptions {
   clock?: RolloutDeps['clock'];
   /** Snapshots of the projection, so a restart replays only the events since the last one. */
   snapshots?: SnapshotStore;
+  /** Prometheus metrics to keep current (git diff and reconcile durations, git errors). */
+  metrics?: Pick<PalisadeMetrics, 'diffDuration' | 'reconcileDuration' | 'gitErrors'>;
   /** Events between snapshots (default 10,000). */
   snapshotEvery?: number;
 }
@@ -75,6 +79,12 @@ export class Reconciler {
   private drift: DriftMonitor | null = null;
   /** Outlives revisions: an unchanged policy is compiled once however many commits it appears in. */
   private readonly compileCache = new CompileCache();
+  /**
+   * The policy files of the last revision read. The next revision is this plus `git diff`, and
+   * unchanged files keep their buffers, so the model re-parses only what changed.
+   */
+  private tree: { revision: string; files: Map<string, Uint8Array> } | null = null;
+  private readonly fileCache: FileCache = new WeakMap();
   /** Hosts with a rollout step in flight, and the ruleset going onto them. */
   private readonly inFlight = new Map<string, string | null>();
   private busy: Promise<CommitResult[]> | null = null;
@@ -145,7 +155,42 @@ export class Reconciler {
     return last;
   }
 
+  /** A revision's policy files: the last revision's plus what `git diff` says changed, or a full read. */
+  private async filesOf(revision: string): Promise<{ path: string; content: Uint8Array }[]> {
+    const { git } = this.opts;
+    let files: Map<string, Uint8Array> | null = null;
+    if (this.tree && this.tree.revision !== revision) {
+      const started = performance.now();
+      const changes = await git.diff(this.tree.revision, revision).catch((e: unknown) => {
+        // The base vanished (force-push, pruned mirror): read the revision whole instead.
+        this.opts.logger.warn({ event: 'GitDiffFailed', revision, base: this.tree?.revision }, `diff against the last read revision failed, reading the whole tree: ${(e as Error).message}`);
+        return null;
+      });
+      if (changes) {
+        this.opts.metrics?.diffDuration.observe((performance.now() - started) / 1000);
+        files = new Map(this.tree.files);
+        for (const c of changes) {
+          if (c.change === 'removed') files.delete(c.path);
+          else files.set(c.path, c.content!);
+        }
+      }
+    } else if (this.tree) files = this.tree.files;
+    files ??= new Map((await git.readFiles(revision)).map((f) => [f.path, f.content]));
+    this.tree = { revision, files };
+    return [...files].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([path, content]) => ({ path, content }));
+  }
+
   private async pass(): Promise<CommitResult[]> {
+    try {
+      return await this.passOnce();
+    } catch (e) {
+      const code = (e as { code?: unknown }).code;
+      if (typeof code === 'string' && code.startsWith('GIT_')) this.opts.metrics?.gitErrors.inc({ code });
+      throw e;
+    }
+  }
+
+  private async passOnce(): Promise<CommitResult[]> {
     const results: CommitResult[] = [];
     // An interrupted (or retried) revision is resumed before anything newer.
     for (const r of [...this.projection.revisions.values()].filter((r) => r.observedAt && !isFinished(r))) {
@@ -183,7 +228,8 @@ export class Reconciler {
       log.info({ event: 'CommitObserved', author: commit.author, message: commit.message.split('\n')[0] }, 'new commit');
     }
 
-    const repository = readRepository(await git.readFiles(revision));
+    const noticed = performance.now();
+    const repository = readRepository(await this.filesOf(revision), { fileCache: this.fileCache });
     const { errors } = repository;
     if (errors.length > 0 || !repository.rollout) {
       await this.append([{ type: 'CommitRejected', revision, key: `${revision}:rejected`, errors: errors.map((e) => ({ ...e })) }]);
@@ -200,6 +246,7 @@ export class Reconciler {
       await this.append([{ type: 'ResourcesChanged', revision, key: `${revision}:resources`, base: this.projection.desiredRevision, changes }]);
       log.info({ event: 'ResourcesChanged', changes: changes.map((c) => `${c.change} ${c.key}`) }, `${changes.length} resource(s) changed`);
     }
+    this.opts.metrics?.reconcileDuration.observe((performance.now() - noticed) / 1000);
 
     const progress = this.projection.revisions.get(revision)!;
     if (newerKnown && config.onNewCommit === 'supersede' && !progress.waves) {
