@@ -6,6 +6,7 @@ type Command = (argv: string[], io: CommandIO) => Promise<number>;
 const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }> = {
   demo: { summary: 'build a lab, commit a good and a bad change, watch the rollback', load: async () => (await import('../demo/demo.js')).runDemo },
   reconcile: { summary: 'watch a policy repository and roll every commit out to the hosts', load: async () => (await import('./reconcile.js')).runReconcile },
+  agent: { summary: 'run on a host: apply its desired ruleset from etcd, commit-confirmed', load: async () => (await import('./agent.js')).runAgent },
   lab: { summary: 'lab up|down: test hosts as network namespaces', load: async () => (await import('./lab.js')).runLab },
   validate: { summary: 'validate a policy directory (file:line:col for every problem)', load: async () => (await import('./validate.js')).runValidate },
   convert: { summary: 'convert v1: legacy Calico v1 JSON to v3 YAML', load: async () => (await import('./convert.js')).runConvert },

@@ -172,3 +172,51 @@ async function forward(socketPath: string, servers: net.Server[]): Promise<strin
   servers.push(server);
   return `127.0.0.1:${(server.address() as net.AddressInfo).port}`;
 }
+
+export interface TcpProxy {
+  endpoint: string;
+  /** Drops every connection and refuses new ones: a cut path. */
+  cut(): void;
+  heal(): void;
+  close(): void;
+}
+
+/** A loopback TCP proxy to `target` that a test can cut and heal. */
+export async function startTcpProxy(target: string): Promise<TcpProxy> {
+  const [host, port] = [target.slice(0, target.lastIndexOf(':')), Number(target.slice(target.lastIndexOf(':') + 1))];
+  const sockets = new Set<net.Socket>();
+  let cut = false;
+  const server = net.createServer((client) => {
+    if (cut) return void client.destroy();
+    const upstream = net.connect(port, host);
+    sockets.add(client).add(upstream);
+    const end = () => {
+      client.destroy();
+      upstream.destroy();
+      sockets.delete(client);
+      sockets.delete(upstream);
+    };
+    client.on('error', end).on('close', end);
+    upstream.on('error', end).on('close', end);
+    client.pipe(upstream).pipe(client);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const dropAll = () => {
+    for (const s of sockets) s.destroy();
+    sockets.clear();
+  };
+  return {
+    endpoint: `127.0.0.1:${(server.address() as net.AddressInfo).port}`,
+    cut: () => {
+      cut = true;
+      dropAll();
+    },
+    heal: () => {
+      cut = false;
+    },
+    close: () => {
+      dropAll();
+      server.close();
+    },
+  };
+}
