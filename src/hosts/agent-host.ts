@@ -4,6 +4,7 @@ import { tcpProbeInNamespace, tcpProbeLocal } from '../checks/tcp-probe.js';
 import { AgentStatus, Desired, Facts, RulesetRef } from '../agent/protocol.js';
 import type { EtcdClient } from '../etcd/client.js';
 import { hostKey } from '../etcd/keys.js';
+import { fencedPut, type Fence } from '../etcd/leader.js';
 import { putRuleset } from '../etcd/rulesets.js';
 import { waitForKey } from '../etcd/wait-key.js';
 import type { CheckOutcome } from '../eventlog/events.js';
@@ -36,6 +37,8 @@ export interface AgentHostOptions {
    * verify round means). Off when the rollout calls `confirm()` explicitly.
    */
   autoConfirm?: boolean;
+  /** The leader's fence: desired and confirm writes fail once this reconciler is deposed. */
+  fence?: Fence;
 }
 
 /**
@@ -80,7 +83,7 @@ export class AgentHost implements HostDriver {
       generation = desiredKv.modRevision;
     } else {
       const value: Desired = { kind: 'apply', label: ruleset.hash.slice(0, 12), ruleset: ref, confirmMs: this.opts.confirmMs, checks: this.opts.checks.filter((c) => c.vantage === 'host') };
-      generation = await etcd.put(hostKey(this.name, 'desired'), JSON.stringify(value));
+      generation = await fencedPut(etcd, hostKey(this.name, 'desired'), JSON.stringify(value), this.opts.fence);
     }
     const status = await this.answer(generation, 'apply');
     if (status.state === 'reverted') throw new AgentHostError('AGENT_REVERTED', `${this.name}: the agent reverted generation ${generation}: ${status.reason ?? 'no reason given'}`);
@@ -95,14 +98,14 @@ export class AgentHost implements HostDriver {
     if (!a) return;
     this.awaiting = null;
     this.lastConfirmed = a.generation;
-    await confirmGeneration(this.opts.etcd, this.name, a.generation);
+    await confirmGeneration(this.opts.etcd, this.name, a.generation, this.opts.fence);
   }
 
   async restore(snapshot: string | null): Promise<void> {
     this.awaiting = null;
     const ruleset = snapshot === null ? null : RulesetRef.parse(JSON.parse(snapshot));
     const value: Desired = { kind: 'restore', label: 'rollback', ruleset, confirmMs: this.opts.confirmMs, checks: [] };
-    const generation = await this.opts.etcd.put(hostKey(this.name, 'desired'), JSON.stringify(value));
+    const generation = await fencedPut(this.opts.etcd, hostKey(this.name, 'desired'), JSON.stringify(value), this.opts.fence);
     const status = await this.answer(generation, 'restore');
     if (status.state !== 'confirmed') throw new AgentHostError('AGENT_APPLY_FAILED', `${this.name}: the agent could not restore the previous ruleset: ${status.reason ?? status.state}`);
   }
@@ -183,8 +186,8 @@ export class AgentHost implements HostDriver {
 }
 
 /** Writes the confirmation the agent of `host` waits for, for one desired generation. */
-export async function confirmGeneration(etcd: EtcdClient, host: string, generation: string): Promise<void> {
-  await etcd.put(hostKey(host, 'confirm'), JSON.stringify({ generation }));
+export async function confirmGeneration(etcd: EtcdClient, host: string, generation: string, fence?: Fence): Promise<void> {
+  await fencedPut(etcd, hostKey(host, 'confirm'), JSON.stringify({ generation }), fence);
 }
 
 export const isAgentHostError = (e: unknown, code?: AgentHostErrorCode): e is AgentHostError =>
