@@ -77,9 +77,10 @@ export class EtcdClient {
         'grpc.initial_reconnect_backoff_ms': 200,
         'grpc.max_reconnect_backoff_ms': 2000,
         // Detect a silently dead connection (rules dropping packets) well within a confirm window;
-        // etcd's default --grpc-keepalive-min-time is 5 s, so pings no more often than that.
-        'grpc.keepalive_time_ms': 5000,
-        'grpc.keepalive_timeout_ms': 2000,
+        // etcd's --grpc-keepalive-min-time defaults to 5 s and pings at that very interval were
+        // rejected as "excess pings" (measured), so twice that.
+        'grpc.keepalive_time_ms': 10_000,
+        'grpc.keepalive_timeout_ms': 3000,
         'grpc.keepalive_permit_without_calls': 1,
       },
       faultHandling: { global: retryRecoverable(2, 150), host: () => recoverableBreaker(3, 1000) },

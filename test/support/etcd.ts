@@ -100,7 +100,7 @@ export async function startEtcd(opts: EtcdOptions = {}): Promise<EtcdCluster> {
     const deadline = Date.now() + timeoutMs;
     while (!/serving client traffic|ready to serve client requests/.test(logs[i]!)) {
       if (Date.now() > deadline) throw new Error(`etcd member ${specs[i]!.name} not ready within ${timeoutMs} ms:\n${logs[i]!.slice(-3000)}`);
-      if (procs[i]?.exitCode !== null && procs[i]?.exitCode !== undefined) throw new Error(`etcd member ${specs[i]!.name} exited:\n${logs[i]!.slice(-3000)}`);
+      if (procs[i] && (procs[i]!.exitCode !== null || procs[i]!.signalCode !== null)) throw new Error(`etcd member ${specs[i]!.name} exited:\n${logs[i]!.slice(-3000)}`);
       await new Promise((r) => setTimeout(r, 50));
     }
   };
@@ -121,7 +121,7 @@ export async function startEtcd(opts: EtcdOptions = {}): Promise<EtcdCluster> {
 
   const stop = async (i: number) => {
     const p = procs[i];
-    if (!p || p.exitCode !== null) return;
+    if (!p || p.exitCode !== null || p.signalCode !== null) return;
     const gone = new Promise((r) => p.once('exit', r));
     p.kill('SIGKILL');
     await gone;
