@@ -92,13 +92,19 @@ export class AgentHost implements HostDriver {
     if (this.awaiting && (this.opts.autoConfirm ?? true) && this.awaiting.remaining.size === 0) await this.confirm();
   }
 
-  /** Confirms the last apply (no-op when there is none waiting). */
+  /**
+   * Confirms the last apply (no-op when there is none waiting) and waits for the agent to
+   * acknowledge it: a confirmation that arrives after the agent reverted — its 'pending' status
+   * may even reach etcd after the revert, once a cut path heals — fails with AGENT_REVERTED.
+   */
   async confirm(): Promise<void> {
     const a = this.awaiting;
     if (!a) return;
     this.awaiting = null;
     this.lastConfirmed = a.generation;
     await confirmGeneration(this.opts.etcd, this.name, a.generation, this.opts.fence);
+    const status = await this.answer(a.generation, 'confirmation', (s) => s.state === 'confirmed' || s.state === 'reverted' || s.state === 'failed');
+    if (status.state !== 'confirmed') throw new AgentHostError('AGENT_REVERTED', `${this.name}: confirmed too late, the agent had already reverted generation ${a.generation}: ${status.reason ?? status.state}`);
   }
 
   async restore(snapshot: string | null): Promise<void> {
@@ -116,7 +122,13 @@ export class AgentHost implements HostDriver {
     const a = this.awaiting ?? (await this.adoptPending());
     if (a) {
       a.remaining.delete(check.name);
-      if (a.remaining.size === 0) await this.confirm();
+      if (a.remaining.size === 0) {
+        try {
+          await this.confirm();
+        } catch (e) {
+          return { ...outcome, ok: false, detail: `${outcome.detail}; but the apply is not in force: ${(e as Error).message}` };
+        }
+      }
     }
     return outcome;
   }
@@ -160,7 +172,7 @@ export class AgentHost implements HostDriver {
     return !(s && s.status.generation === generation && (s.status.state === 'reverted' || s.status.state === 'failed'));
   }
 
-  private async answer(generation: string, what: 'apply' | 'restore'): Promise<AgentStatus> {
+  private async answer(generation: string, what: 'apply' | 'restore' | 'confirmation', done: (s: AgentStatus) => boolean = (s) => s.state !== 'idle'): Promise<AgentStatus> {
     const timeoutMs = this.opts.answerTimeoutMs ?? this.opts.confirmMs + 10_000;
     const status = await waitForKey(
       this.opts.etcd,
@@ -168,7 +180,7 @@ export class AgentHost implements HostDriver {
       (kv) => {
         if (!kv) return undefined;
         const s = AgentStatus.parse(JSON.parse(kv.value));
-        return s.generation === generation && s.state !== 'idle' ? s : undefined;
+        return s.generation === generation && done(s) ? s : undefined;
       },
       timeoutMs,
     );

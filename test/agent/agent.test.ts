@@ -120,8 +120,8 @@ describe('host agent (in-memory dataplane, real etcd)', () => {
     expect(second.agent.stats.reverts).toBe(1);
     const s = await until('reverted', async () => ((await statusOf(first.node))?.state === 'reverted' ? statusOf(first.node) : null));
     expect(s!.reason).toMatch(/restarted inside the confirm window/);
-    // A late confirmation of the reverted generation changes nothing, and nothing is re-applied.
-    await host.confirm();
+    // A late confirmation of the reverted generation is refused, changes nothing, and nothing is re-applied.
+    await expect(host.confirm()).rejects.toSatisfy((e) => isAgentHostError(e, 'AGENT_REVERTED'));
     await new Promise((r) => setTimeout(r, 300));
     expect(await dataplane.read()).toBe('absent');
     expect(second.agent.stats.applies).toBe(0);
