@@ -83,7 +83,9 @@ export class EtcdClient {
         'grpc.keepalive_timeout_ms': 3000,
         'grpc.keepalive_permit_without_calls': 1,
       },
-      faultHandling: { global: retryRecoverable(2, 150), host: () => recoverableBreaker(3, 1000) },
+      // One more attempt than endpoints: a call that lands on a stopped member is retried on
+      // another instead of failing (the pool picks a random endpoint per attempt).
+      faultHandling: { global: retryRecoverable(endpoints.length + 1, 100), host: () => recoverableBreaker(3, 1000) },
     };
     this.client = new Etcd3(options);
   }

@@ -119,7 +119,9 @@ describe('highly available reconciler on etcd', () => {
     const third = await s.repo.commit(fleetPolicy(s.hosts, 82), 'web on 82');
     await until('the reconciler to say why it waits', async () => /no quorum/.test(reconciler.output()), 30_000);
     await s.etcd.start(1);
-    await until('third commit finished after quorum returned', async () => (await store.read().catch(() => [])).some((e) => e.type === 'RolloutFinished' && e.revision === third), 60_000, 250);
+    await until('third commit finished after quorum returned', async () => (await store.read().catch(() => [])).some((e) => e.type === 'RolloutFinished' && e.revision === third), 60_000, 250).catch((e: Error) => {
+      throw new Error(`${e.message}\nreconciler output (tail):\n${reconciler.output().slice(-6000)}`);
+    });
     const events = await store.read();
     expectGapFreeUnique(events);
     expect(events.filter((e) => e.type === 'RolloutFinished').map((e) => (e as { outcome: string }).outcome)).toEqual(['completed', 'completed', 'completed']);

@@ -3,7 +3,6 @@ import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { unusedPort } from './git-http-server.js';
 
 /**
  * Real etcd processes for tests: one or three members with temporary data directories, on
@@ -54,15 +53,18 @@ export async function startEtcd(opts: EtcdOptions = {}): Promise<EtcdCluster> {
   const inNs = opts.namespace !== undefined;
   const clientHost = inNs ? (opts.address ?? '198.18.0.1') : '127.0.0.1';
   const specs: { name: string; clientPort: number; peerPort: number; dir: string }[] = [];
+  // A fresh namespace has every port free; on loopback here ask the kernel for distinct free ones.
+  const ports = inNs ? [] : await freePorts(2 * count);
   for (let i = 0; i < count; i++) {
-    // A fresh namespace has every port free; on loopback here ask the kernel for free ones.
-    const clientPort = inNs ? 2379 + 10 * i : await unusedPort();
-    const peerPort = inNs ? 2380 + 10 * i : await unusedPort();
+    const clientPort = inNs ? 2379 + 10 * i : ports[2 * i]!;
+    const peerPort = inNs ? 2380 + 10 * i : ports[2 * i + 1]!;
     specs.push({ name: `m${i}`, clientPort, peerPort, dir: join(root, `m${i}`) });
   }
   const cluster = specs.map((s) => `${s.name}=http://127.0.0.1:${s.peerPort}`).join(',');
   const procs: (ChildProcess | null)[] = specs.map(() => null);
   const logs: string[] = specs.map(() => '');
+  /** Seen "serving client traffic" since the last launch (the log keeps only its tail). */
+  const ready: boolean[] = specs.map(() => false);
   const forwarders: net.Server[] = [];
   const members: EtcdMember[] = [];
   let started = false;
@@ -88,6 +90,7 @@ export async function startEtcd(opts: EtcdOptions = {}): Promise<EtcdCluster> {
     live.add(proc);
     procs[i] = proc;
     proc.stderr!.setEncoding('utf8').on('data', (d: string) => {
+      if (/serving client traffic|ready to serve client requests/.test(d)) ready[i] = true;
       logs[i] = (logs[i]! + d).slice(-20_000);
     });
     proc.once('exit', () => {
@@ -98,7 +101,7 @@ export async function startEtcd(opts: EtcdOptions = {}): Promise<EtcdCluster> {
 
   const waitReady = async (i: number, timeoutMs = 20_000) => {
     const deadline = Date.now() + timeoutMs;
-    while (!/serving client traffic|ready to serve client requests/.test(logs[i]!)) {
+    while (!ready[i]) {
       if (Date.now() > deadline) throw new Error(`etcd member ${specs[i]!.name} not ready within ${timeoutMs} ms:\n${logs[i]!.slice(-3000)}`);
       if (procs[i] && (procs[i]!.exitCode !== null || procs[i]!.signalCode !== null)) throw new Error(`etcd member ${specs[i]!.name} exited:\n${logs[i]!.slice(-3000)}`);
       await new Promise((r) => setTimeout(r, 50));
@@ -134,6 +137,7 @@ export async function startEtcd(opts: EtcdOptions = {}): Promise<EtcdCluster> {
     stop,
     start: async (i) => {
       logs[i] = '';
+      ready[i] = false;
       await launch(i);
       members[i]!.running = true;
       // A lone restarted member of a cluster without quorum is not "ready" until a peer joins.
@@ -145,6 +149,19 @@ export async function startEtcd(opts: EtcdOptions = {}): Promise<EtcdCluster> {
       await rm(root, { recursive: true, force: true });
     },
   };
+}
+
+/** `n` distinct free loopback ports: all held open at once, so none is handed out twice. */
+async function freePorts(n: number): Promise<number[]> {
+  const servers = await Promise.all(
+    Array.from({ length: n }, () => new Promise<net.Server>((resolve) => {
+      const s = net.createServer();
+      s.listen(0, '127.0.0.1', () => resolve(s));
+    })),
+  );
+  const ports = servers.map((s) => (s.address() as net.AddressInfo).port);
+  await Promise.all(servers.map((s) => new Promise((r) => s.close(r))));
+  return ports;
 }
 
 /** A loopback port here whose connections are piped to a unix socket. */
