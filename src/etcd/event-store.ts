@@ -34,6 +34,8 @@ export interface LogSnapshot {
 export class EtcdEventStore implements EventStore {
   private closed = false;
   private tail: Promise<unknown> = Promise.resolve();
+  /** The head as of this store's last append or read; `modRevision` null = no head key yet. */
+  private cachedHead: { seq: number; modRevision: string | null } | null = null;
 
   constructor(
     private readonly etcd: EtcdClient,
@@ -63,16 +65,19 @@ export class EtcdEventStore implements EventStore {
     const maxAttempts = this.opts.maxAttempts ?? 200;
     for (let attempt = 0; pending.length > 0; attempt++) {
       if (attempt >= maxAttempts) throw new EtcdStoreError('ETCD_CONTENDED', `gave up appending after ${maxAttempts} lost compare-and-swaps on ${EVENTS_HEAD}; another writer is appending continuously — is a second reconciler running without leader election?`);
-      pending = await this.withoutKnownKeys(pending);
-      if (pending.length === 0) break;
-      const headKv = await this.etcd.get(EVENTS_HEAD);
-      const head = headKv ? Number(headKv.value) : 0;
+      // Happy path (the only writer, head cached from the last append): one transaction. The
+      // compares catch everything the cache could be wrong about; a failure re-reads.
+      if (!this.cachedHead) {
+        pending = await this.readHeadWithout(pending);
+        if (pending.length === 0) break;
+      }
+      const head = this.cachedHead!;
       const time = new Date().toISOString();
       // Per event: put event + put index, and one compare; plus the head put and two compares.
       const chunk = batchesWithin(pending, () => 3, (d) => 2 * JSON.stringify(d).length + 256, 3, 512)[0]!;
-      const events = chunk.map((d, i) => ({ ...d, seq: head + i + 1, time, version: 1 }) as PalisadeEvent);
+      const events = chunk.map((d, i) => ({ ...d, seq: head.seq + i + 1, time, version: 1 }) as PalisadeEvent);
       const compare: Compare[] = [
-        headKv ? { key: EVENTS_HEAD, modRevision: headKv.modRevision } : { key: EVENTS_HEAD, absent: true },
+        head.modRevision ? { key: EVENTS_HEAD, modRevision: head.modRevision } : { key: EVENTS_HEAD, absent: true },
         ...(this.opts.fence ? [{ key: this.opts.fence.key, createRevision: this.opts.fence.createRevision }] : []),
         ...chunk.map((d) => ({ key: eventIndexKey(d.key), absent: true as const })),
       ];
@@ -81,27 +86,38 @@ export class EtcdEventStore implements EventStore {
           { put: eventKey(e.seq), value: JSON.stringify(e) },
           { put: eventIndexKey(e.key), value: String(e.seq) },
         ]),
-        { put: EVENTS_HEAD, value: String(head + events.length) },
+        { put: EVENTS_HEAD, value: String(head.seq + events.length) },
       ];
-      const res = await this.etcd.txn(compare, success);
+      const res = await this.etcd.txn(compare, success).catch((e: unknown) => {
+        this.cachedHead = null;
+        throw e;
+      });
       if (res.succeeded) {
         appended.push(...events);
         pending = pending.slice(chunk.length);
+        this.cachedHead = { seq: head.seq + events.length, modRevision: res.revision };
         attempt = -1;
         continue;
       }
+      this.cachedHead = null;
       await this.checkFence();
     }
     return appended;
   }
 
-  /** Drops drafts whose key already has an index entry (appended before, by anyone). */
-  private async withoutKnownKeys(drafts: EventDraft[]): Promise<EventDraft[]> {
+  /** Reads the head and drops drafts whose key already has an index entry (appended before, by anyone). */
+  private async readHeadWithout(drafts: EventDraft[]): Promise<EventDraft[]> {
     const known = new Set<string>();
-    for (const batch of batchesWithin(drafts, () => 1, (d) => d.key.length + 128)) {
-      const res = await this.etcd.txn([], batch.map((d) => ({ get: eventIndexKey(d.key) })));
-      batch.forEach((d, i) => {
-        if (res.responses[i]!.kvs.length > 0) known.add(d.key);
+    const batches = batchesWithin(drafts, () => 1, (d) => d.key.length + 128, 1);
+    for (const [i, batch] of batches.entries()) {
+      const res = await this.etcd.txn([], [...(i === 0 ? [{ get: EVENTS_HEAD }] : []), ...batch.map((d) => ({ get: eventIndexKey(d.key) }))]);
+      if (i === 0) {
+        const kv = res.responses[0]!.kvs[0];
+        this.cachedHead = kv ? { seq: Number(kv.value.toString()), modRevision: kv.mod_revision } : { seq: 0, modRevision: null };
+      }
+      const offset = i === 0 ? 1 : 0;
+      batch.forEach((d, j) => {
+        if (res.responses[j + offset]!.kvs.length > 0) known.add(d.key);
       });
     }
     return drafts.filter((d) => !known.has(d.key));

@@ -117,8 +117,8 @@ export interface ReconcilerProcess {
   kill(): Promise<void>;
 }
 
-export function startReconcilerProcess(args: { storeUrl: string; repo: string; hostsFile: string; stateDir: string; checkPort: number }): ReconcilerProcess {
-  const proc = spawn(process.execPath, ['--import', 'tsx', join(import.meta.dirname, 'ha-reconciler-main.ts'), args.storeUrl, args.repo, args.hostsFile, args.stateDir, String(args.checkPort)], {
+export function startReconcilerProcess(args: { storeUrl: string; repo: string; hostsFile: string; stateDir: string; checkPort: number; concurrency?: number }): ReconcilerProcess {
+  const proc = spawn(process.execPath, ['--import', 'tsx', join(import.meta.dirname, 'ha-reconciler-main.ts'), args.storeUrl, args.repo, args.hostsFile, args.stateDir, String(args.checkPort), String(args.concurrency ?? 1)], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';

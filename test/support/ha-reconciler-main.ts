@@ -1,6 +1,6 @@
 /**
  * One HA reconciler process for the fault tests: `node --import tsx ha-reconciler-main.ts
- * STORE_URL REPO HOSTS_FILE STATE_DIR CHECK_PORT`. Wires the reconciler into
+ * STORE_URL REPO HOSTS_FILE STATE_DIR CHECK_PORT [CONCURRENCY]`. Wires the reconciler into
  * runWithLeaderElection the way `palisade reconcile --store etcd://…` does; logs JSON to stdout.
  */
 import path from 'node:path';
@@ -13,7 +13,7 @@ import { startReconcileLoop } from '../../src/reconciler/loop.js';
 import { Reconciler } from '../../src/reconciler/reconciler.js';
 import { DEFAULT_ROLLOUT_SETTINGS } from '../../src/rollout/run-rollout.js';
 
-const [storeUrl, repo, hostsPath, stateDir, checkPort] = process.argv.slice(2) as [string, string, string, string, string];
+const [storeUrl, repo, hostsPath, stateDir, checkPort, concurrency = '1'] = process.argv.slice(2) as [string, string, string, string, string, string?];
 const logger = createLogger();
 const hostsFile = await readHostsFile(hostsPath);
 const git = await openGitSource({ repo, branch: 'main', cacheDir: path.join(stateDir, 'git-cache'), logger });
@@ -35,11 +35,13 @@ await runWithLeaderElection({
       stateDir,
       drivers: drivers(hostsFile, () => checks),
       checksFor: () => checks,
-      settings: { ...DEFAULT_ROLLOUT_SETTINGS, concurrency: 1 },
+      settings: { ...DEFAULT_ROLLOUT_SETTINGS, concurrency: Number(concurrency) },
     });
     await reconciler.load();
-    const loop = startReconcileLoop(reconciler, logger, { pollIntervalMs: 200, maxBackoffMs: 1000 });
+    const loop = startReconcileLoop(reconciler, logger, { pollIntervalMs: 100, maxBackoffMs: 1000 });
+    const stopWatching = git.watch(() => loop.trigger());
     await new Promise((resolve) => signal.addEventListener('abort', resolve, { once: true }));
+    stopWatching();
     await loop.stop();
   },
 });
