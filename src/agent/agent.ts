@@ -159,7 +159,18 @@ export class Agent {
     if (name === 'confirm') return this.onConfirm(Confirm.parse(JSON.parse(kv.value)).generation);
     const generation = kv.modRevision;
     if (this.state.lastGeneration !== null && BigInt(generation) <= BigInt(this.state.lastGeneration)) return;
-    return this.onDesired(generation, Desired.parse(JSON.parse(kv.value)));
+    try {
+      await this.onDesired(generation, Desired.parse(JSON.parse(kv.value)));
+    } catch (e) {
+      // Failed before anything was applied (the ruleset could not be fetched): nothing else
+      // would bring this generation back, so try it again — after whatever is queued meanwhile.
+      if (this.state.lastGeneration !== generation && !this.stopped) {
+        this.log.warn({ event: 'AgentRetry', generation, code: (e as { code?: string }).code }, `desired generation ${generation} not handled (${(e as Error).message}); retrying in 1 s`);
+        setTimeout(() => void this.enqueue(() => this.onKey('desired', kv)), 1000).unref();
+        return;
+      }
+      throw e;
+    }
   }
 
   private async onDesired(generation: string, desired: Desired): Promise<void> {

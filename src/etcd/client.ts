@@ -249,7 +249,7 @@ function recoverableBreaker(threshold: number, openMs: number): Policy {
   let openUntil = 0;
   return asPolicy(async (fn) => {
     if (Date.now() < openUntil) {
-      const e = new Error(`endpoint skipped for ${openMs} ms after ${threshold} consecutive failures`);
+      const e = new Error(`endpoint skipped for ${openMs} ms after ${threshold} consecutive connection failures`);
       e.name = 'BrokenCircuitError';
       throw e;
     }

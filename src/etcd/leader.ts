@@ -1,13 +1,10 @@
 import type { Logger } from '../log/logger.js';
-import type { EtcdClient } from './client.js';
-import { EtcdStoreError, isEtcdStoreError } from './errors.js';
+import { asStoreError, type EtcdClient } from './client.js';
+import { EtcdStoreError } from './errors.js';
+import type { Fence } from './fence.js';
 import { LEADER } from './keys.js';
 
-/** Writes that only the current leader may make compare the leader key's create revision. */
-export interface Fence {
-  key: string;
-  createRevision: string;
-}
+export type { Fence } from './fence.js';
 
 export interface Leadership {
   fence: Fence;
@@ -60,9 +57,11 @@ export async function campaign(etcd: EtcdClient, opts: CampaignOptions): Promise
       lastReason = reason;
       await waitForVacancy(etcd, res.revision, ttlS, opts.signal);
     } catch (e) {
-      if (!isEtcdStoreError(e, 'ETCD_UNAVAILABLE') && !(e instanceof Error && /lease|etcd|grpc|unavailable|deadline/i.test(e.message))) throw e;
-      const reason = `waiting for etcd before campaigning: ${(e as Error).message}`;
-      if (reason !== lastReason || attempt % 20 === 0) log.warn({ event: 'ElectionWaiting', code: (e as { code?: string }).code }, reason);
+      // Whatever etcd answers (no quorum, breaker open, lease refused), campaigning stays the
+      // only useful thing to do; the reason is logged so an operator sees why nothing happens.
+      const err = asStoreError(e, etcd.endpoints) as Error & { code?: string };
+      const reason = `waiting for etcd before campaigning: ${err.message}`;
+      if (reason !== lastReason || attempt % 20 === 0) log.warn({ event: 'ElectionWaiting', code: err.code }, reason);
       lastReason = reason;
       await sleep(Math.min(2000, 200 * 2 ** Math.min(attempt, 4)), opts.signal);
     }
@@ -128,12 +127,4 @@ function sleep(ms: number, signal?: AbortSignal): Promise<void> {
     const t = setTimeout(resolve, ms);
     signal?.addEventListener('abort', () => (clearTimeout(t), resolve()), { once: true });
   });
-}
-
-/** A put that succeeds only while `fence` holds; without a fence a plain put. Returns the revision. */
-export async function fencedPut(etcd: EtcdClient, key: string, value: string, fence: Fence | undefined): Promise<string> {
-  if (!fence) return etcd.put(key, value);
-  const res = await etcd.txn([{ key: fence.key, createRevision: fence.createRevision }], [{ put: key, value }]);
-  if (!res.succeeded) throw new EtcdStoreError('ETCD_NOT_LEADER', `not written: this reconciler is no longer the leader (fencing revision ${fence.createRevision}); ${key} is left to the new leader`);
-  return res.revision;
 }

@@ -4,7 +4,7 @@ import { tcpProbeInNamespace, tcpProbeLocal } from '../checks/tcp-probe.js';
 import { AgentStatus, Desired, Facts, RulesetRef } from '../agent/protocol.js';
 import type { EtcdClient } from '../etcd/client.js';
 import { hostKey } from '../etcd/keys.js';
-import { fencedPut, type Fence } from '../etcd/leader.js';
+import { fencedPut, type Fence } from '../etcd/fence.js';
 import { putRuleset } from '../etcd/rulesets.js';
 import { waitForKey } from '../etcd/wait-key.js';
 import type { CheckOutcome } from '../eventlog/events.js';
@@ -30,8 +30,8 @@ export interface AgentHostOptions {
   confirmMs: number;
   /** How long `apply`/`restore` wait for the agent's answer. Default: confirm window + 10 s. */
   answerTimeoutMs?: number;
-  /** The host's checks. Host-vantage ones travel with the desired state and run on the agent. */
-  checks: readonly CheckSpec[];
+  /** The host's checks (read at each apply). Host-vantage ones travel with the desired state and run on the agent. */
+  checks(): readonly CheckSpec[];
   /**
    * Confirm by itself once every one of `checks` has passed since the apply (what a passing
    * verify round means). Off when the rollout calls `confirm()` explicitly.
@@ -82,13 +82,13 @@ export class AgentHost implements HostDriver {
       // Written before (by this or a previous leader) and not reverted: wait for that one.
       generation = desiredKv.modRevision;
     } else {
-      const value: Desired = { kind: 'apply', label: ruleset.hash.slice(0, 12), ruleset: ref, confirmMs: this.opts.confirmMs, checks: this.opts.checks.filter((c) => c.vantage === 'host') };
+      const value: Desired = { kind: 'apply', label: ruleset.hash.slice(0, 12), ruleset: ref, confirmMs: this.opts.confirmMs, checks: this.opts.checks().filter((c) => c.vantage === 'host') };
       generation = await fencedPut(etcd, hostKey(this.name, 'desired'), JSON.stringify(value), this.opts.fence);
     }
     const status = await this.answer(generation, 'apply');
     if (status.state === 'reverted') throw new AgentHostError('AGENT_REVERTED', `${this.name}: the agent reverted generation ${generation}: ${status.reason ?? 'no reason given'}`);
     if (status.state === 'failed') throw new AgentHostError('AGENT_APPLY_FAILED', `${this.name}: ${status.reason ?? 'the agent could not apply the ruleset'}`);
-    this.awaiting = status.state === 'pending' ? { generation, remaining: new Set(this.opts.checks.map((c) => c.name)) } : null;
+    this.awaiting = status.state === 'pending' ? { generation, remaining: new Set(this.opts.checks().map((c) => c.name)) } : null;
     if (this.awaiting && (this.opts.autoConfirm ?? true) && this.awaiting.remaining.size === 0) await this.confirm();
   }
 
@@ -141,7 +141,7 @@ export class AgentHost implements HostDriver {
     const [s, desired] = await Promise.all([this.status(), this.opts.etcd.get(hostKey(this.name, 'desired'))]);
     const g = s?.status.generation;
     if (!s || s.status.state !== 'pending' || !desired || g !== desired.modRevision || g === this.lastConfirmed) return null;
-    this.awaiting = { generation: g, remaining: new Set(this.opts.checks.map((c) => c.name)) };
+    this.awaiting = { generation: g, remaining: new Set(this.opts.checks().map((c) => c.name)) };
     return this.awaiting;
   }
 

@@ -2,7 +2,7 @@ import { LAB_SERVICE_PORTS } from '../lab/lab.js';
 import type { HostDriver } from './host-driver.js';
 import type { CheckSpec } from '../checks/check-spec.js';
 import type { EtcdClient } from '../etcd/client.js';
-import type { Fence } from '../etcd/leader.js';
+import type { Fence } from '../etcd/fence.js';
 import { AgentHost } from './agent-host.js';
 import { HostsFileError, type HostsFile } from './hosts-file.js';
 import { NetnsHost } from './netns-host.js';
@@ -31,7 +31,7 @@ export function driversFromHostsFile(file: HostsFile, agents?: AgentDriverContex
           etcd: agents.etcd,
           managementNamespace: file.management.namespace ?? null,
           confirmMs: h.confirmMs ?? agents.confirmMs ?? DEFAULT_CONFIRM_MS,
-          checks: agents.checksFor(h.name),
+          checks: () => agents.checksFor(h.name),
           ...(agents.fence ? { fence: agents.fence } : {}),
         }),
       );

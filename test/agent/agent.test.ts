@@ -72,7 +72,7 @@ async function until<T>(what: string, fn: () => Promise<T | undefined | null | f
 }
 
 const hostFor = (node: string, over: Partial<ConstructorParameters<typeof AgentHost>[2]> = {}) =>
-  new AgentHost(node, '198.18.0.11', { etcd: client, managementNamespace: null, confirmMs: 1500, checks: [], autoConfirm: false, ...over });
+  new AgentHost(node, '198.18.0.11', { etcd: client, managementNamespace: null, confirmMs: 1500, checks: () => [], autoConfirm: false, ...over });
 
 describe('host agent (in-memory dataplane, real etcd)', () => {
   it('applies, reports pending, and keeps the ruleset once confirmed', async () => {

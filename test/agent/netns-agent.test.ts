@@ -82,7 +82,7 @@ const rules = (name: string, policy: 'accept' | 'drop'): Ruleset => {
 };
 const ssh = CheckSpec.parse({ name: 'ssh-from-management', kind: 'tcp', port: 22, timeoutMs: 500 });
 const hostDriver = (confirmMs: number, autoConfirm = true) =>
-  new AgentHost(NODE, lab.hosts[0]!.address, { etcd: client, managementNamespace: lab.management.namespace, confirmMs, checks: [ssh], autoConfirm });
+  new AgentHost(NODE, lab.hosts[0]!.address, { etcd: client, managementNamespace: lab.management.namespace, confirmMs, checks: () => [ssh], autoConfirm });
 
 describe.skipIf(!pre.ok)('palisade agent in a lab namespace, etcd over veth', () => {
   it('applies through nft in its namespace and keeps the ruleset once checks pass and the reconciler confirms', async () => {
