@@ -7,6 +7,7 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }
   demo: { summary: 'build a lab, commit a good and a bad change, watch the rollback', load: async () => (await import('../demo/demo.js')).runDemo },
   reconcile: { summary: 'watch a policy repository and roll every commit out to the hosts', load: async () => (await import('./reconcile.js')).runReconcile },
   rollout: { summary: 'rollout status [--watch] | pause | resume | abort | retry', load: async () => (await import('./rollout.js')).runRollout },
+  agent: { summary: 'run on a host: apply its desired ruleset from etcd, commit-confirmed', load: async () => (await import('./agent.js')).runAgent },
   lab: { summary: 'lab up|down: test hosts as network namespaces', load: async () => (await import('./lab.js')).runLab },
   events: { summary: 'print the event log (--follow, --since SEQ, --type T, --json)', load: async () => (await import('./events.js')).runEvents },
   history: { summary: 'one line per revision: commit, author, message, outcome, duration', load: async () => (await import('./history.js')).runHistory },

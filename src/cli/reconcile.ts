@@ -26,6 +26,9 @@ const USAGE = `usage: palisade reconcile --repo PATH|URL --state DIR --hosts FIL
                         (default: 127.0.0.1:9420; 'off' disables it)
   --drift-interval MS   how often hosts' tables are read back; a hand edit is recorded and
                         undone (default: 30000; 0 disables)
+  --store etcd://HOST:PORT[,…]
+                        scale-out mode: the event log and agent hosts in etcd, one leader among
+                        several reconcilers (default: the embedded file store under --state)
   --once                process the commits not yet processed, then exit (no HTTP server)
 
 Environment: PALISADE_WEBHOOK_SECRET (HMAC secret of POST /hooks/git), PALISADE_CONTROL_TOKEN
@@ -55,6 +58,7 @@ export async function runReconcile(argv: string[], io: CommandIO): Promise<numbe
       'poll-interval': { type: 'string', default: '1000' },
       listen: { type: 'string', default: '127.0.0.1:9420' },
       'drift-interval': { type: 'string', default: '30000' },
+      store: { type: 'string' },
       once: { type: 'boolean', default: false },
       help: { type: 'boolean', default: false },
     },
@@ -72,9 +76,9 @@ export async function runReconcile(argv: string[], io: CommandIO): Promise<numbe
 
   const hostsFile = await readHostsFile(values.hosts);
   const logger = createLogger({ simulated: hostsFile.hosts.some((h) => h.kind === 'simulated') });
-  const layout = stateLayout(path.resolve(values.state));
+  const stateDir = path.resolve(values.state);
+  const layout = stateLayout(stateDir);
   const metrics = createMetrics({ processMetrics: !values.once });
-  const store = await openFileEventStore(layout.events, { logger, onAppended: eventLogObserver(metrics) });
   const git = await openGitSource({
     repo: values.repo,
     branch: values.branch,
@@ -82,70 +86,112 @@ export async function runReconcile(argv: string[], io: CommandIO): Promise<numbe
     cacheDir: layout.gitCache,
     logger,
   });
-  const reconciler = new Reconciler({
-    git,
-    store,
-    logger,
-    stateDir: path.resolve(values.state),
-    drivers: driversFromHostsFile(hostsFile),
-    pollIntervalMs,
-    snapshots: openSnapshotStore(layout.snapshots, logger),
-    metrics,
-  });
+  const shutdown = new AbortController();
+  const stop = () => shutdown.abort();
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+  const common = { git, logger, stateDir, pollIntervalMs, metrics };
+  const serveOptions = { listen, driftIntervalMs, once: values.once, endpointFile: layout.endpoint, metrics };
   try {
-    await reconciler.load();
-    if (values.once) {
-      const results = await reconciler.reconcile();
-      return results.some((r) => r.outcome !== 'completed' || r.failedHosts.length > 0) ? 1 : 0;
+    if (values.store !== undefined) {
+      // Loaded only in this mode: the embedded default never pulls in the etcd client.
+      const [{ parseStoreUrl }, { runWithLeaderElection }] = await Promise.all([import('../etcd/client.js'), import('../etcd/ha-reconciler.js')]);
+      const endpoints = parseStoreUrl(values.store);
+      const [feedHost, feedPort] = splitEndpoint(endpoints[0]!);
+      let failed = false;
+      await runWithLeaderElection({
+        storeUrl: values.store,
+        logger,
+        signal: shutdown.signal,
+        once: values.once,
+        term: async ({ store, drivers, signal }) => {
+          const reconciler: Reconciler = new Reconciler({
+            ...common,
+            store,
+            drivers: drivers(hostsFile, (host) => reconciler.checksFor(host)),
+            // Agents must keep reaching etcd: that path is a failsafe check from every host.
+            feedEndpoint: { host: feedHost, port: feedPort },
+          });
+          failed = (await serve(reconciler, signal, serveOptions)) || failed;
+        },
+      });
+      return failed ? 1 : 0;
     }
-    let ready = false;
-    const loop = startReconcileLoop(reconciler, logger, {
-      pollIntervalMs,
-      maxBackoffMs: 60_000,
-      onResults: () => {
-        ready = true;
-      },
-    });
-    const server = listen
-      ? await startHttpServer({
-          ...listen,
-          registry: metrics.registry,
-          logger,
-          ready: () => ready || reconciler.state.lastSeq > 0,
-          onGitHook: () => loop.trigger(),
-          ...(process.env.PALISADE_WEBHOOK_SECRET ? { webhookSecret: process.env.PALISADE_WEBHOOK_SECRET } : {}),
-          ...(process.env.PALISADE_CONTROL_TOKEN ? { controlToken: process.env.PALISADE_CONTROL_TOKEN } : {}),
-          onControl: async (action, by) => {
-            try {
-              const revision = await reconciler.control(action, by);
-              if (action === 'retry') loop.trigger();
-              return { status: 202, message: `${action} of ${revision.slice(0, 12)} accepted` };
-            } catch (e) {
-              if (e instanceof ControlError) return { status: 409, message: e.message };
-              throw e;
-            }
-          },
-        })
-      : null;
-    if (server) await writeFile(layout.endpoint, JSON.stringify({ url: server.url, pid: process.pid }));
-    const stopWatching = git.watch(() => loop.trigger());
-    const drift = driftIntervalMs > 0 ? reconciler.startDriftMonitor(driftIntervalMs) : null;
-    logger.info({ event: 'ReconcilerStarted', repo: git.description, branch: values.branch, hosts: hostsFile.hosts.map((h) => h.name), http: server?.url }, 'watching for commits');
-    await new Promise<void>((resolve) => {
-      process.once('SIGINT', resolve);
-      process.once('SIGTERM', resolve);
-    });
-    logger.info({ event: 'ReconcilerStopping' }, 'stopping: letting the current pass finish');
-    stopWatching();
-    await drift?.stop();
-    await loop.stop();
-    if (server) {
-      await server.close();
-      await rm(layout.endpoint, { force: true });
+    const store = await openFileEventStore(layout.events, { logger, onAppended: eventLogObserver(metrics) });
+    try {
+      const reconciler = new Reconciler({ ...common, store, drivers: driversFromHostsFile(hostsFile), snapshots: openSnapshotStore(layout.snapshots, logger) });
+      return (await serve(reconciler, shutdown.signal, serveOptions)) ? 1 : 0;
+    } finally {
+      await store.close();
     }
-    return 0;
   } finally {
+    process.off('SIGINT', stop);
+    process.off('SIGTERM', stop);
     await git.close();
-    await store.close();
   }
+}
+
+function splitEndpoint(endpoint: string): [string, number] {
+  const i = endpoint.lastIndexOf(':');
+  return [endpoint.slice(0, i).replace(/^\[(.*)\]$/, '$1'), Number(endpoint.slice(i + 1))];
+}
+
+/**
+ * Runs a reconciler until `signal`: the poll loop, the file watcher, the HTTP face and the drift
+ * monitor (or, with `once`, a single pass). True when a rollout did not complete.
+ */
+async function serve(
+  reconciler: Reconciler,
+  signal: AbortSignal,
+  opts: { listen: { host: string; port: number } | null; driftIntervalMs: number; once: boolean; endpointFile: string; metrics: ReturnType<typeof createMetrics> },
+): Promise<boolean> {
+  const { logger } = reconciler;
+  await reconciler.load();
+  if (opts.once) {
+    const results = await reconciler.reconcile();
+    return results.some((r) => r.outcome !== 'completed' || r.failedHosts.length > 0);
+  }
+  let ready = false;
+  const loop = startReconcileLoop(reconciler, logger, {
+    pollIntervalMs: reconciler.pollIntervalMs,
+    maxBackoffMs: 60_000,
+    onResults: () => {
+      ready = true;
+    },
+  });
+  const server = opts.listen
+    ? await startHttpServer({
+        ...opts.listen,
+        registry: opts.metrics.registry,
+        logger,
+        ready: () => ready || reconciler.state.lastSeq > 0,
+        onGitHook: () => loop.trigger(),
+        ...(process.env.PALISADE_WEBHOOK_SECRET ? { webhookSecret: process.env.PALISADE_WEBHOOK_SECRET } : {}),
+        ...(process.env.PALISADE_CONTROL_TOKEN ? { controlToken: process.env.PALISADE_CONTROL_TOKEN } : {}),
+        onControl: async (action, by) => {
+          try {
+            const revision = await reconciler.control(action, by);
+            if (action === 'retry') loop.trigger();
+            return { status: 202, message: `${action} of ${revision.slice(0, 12)} accepted` };
+          } catch (e) {
+            if (e instanceof ControlError) return { status: 409, message: e.message };
+            throw e;
+          }
+        },
+      })
+    : null;
+  if (server) await writeFile(opts.endpointFile, JSON.stringify({ url: server.url, pid: process.pid }));
+  const stopWatching = reconciler.git.watch(() => loop.trigger());
+  const drift = opts.driftIntervalMs > 0 ? reconciler.startDriftMonitor(opts.driftIntervalMs) : null;
+  logger.info({ event: 'ReconcilerStarted', repo: reconciler.git.description, http: server?.url }, 'watching for commits');
+  await new Promise<void>((resolve) => (signal.aborted ? resolve() : signal.addEventListener('abort', () => resolve(), { once: true })));
+  logger.info({ event: 'ReconcilerStopping' }, 'stopping: letting the current pass finish');
+  stopWatching();
+  await drift?.stop();
+  await loop.stop();
+  if (server) {
+    await server.close();
+    await rm(opts.endpointFile, { force: true });
+  }
+  return false;
 }

@@ -342,7 +342,8 @@ class FileStore implements FileEventStore {
     cursor.segment = this.segmentOf(since + 1);
     while (!this.closed && !opts.signal?.aborted) {
       for await (const batch of this.readFrom(cursor)) yield* batch;
-      await this.changed(opts);
+      // An append that landed while this reader was busy already woke nobody: don't wait for it.
+      if (this.readOnly || this.headSeq <= cursor.seq) await this.changed(opts);
       if (this.readOnly) await this.refresh();
       // A segment that filled up while we waited: continue from the start of its successor.
       if (cursor.segment >= this.segments.length) cursor.segment = this.segments.length - 1;

@@ -1,11 +1,27 @@
+import type { CheckSpec } from '../checks/check-spec.js';
+import type { EtcdClient } from '../etcd/client.js';
+import type { Fence } from '../etcd/fence.js';
 import { LAB_SERVICES } from '../lab/lab.js';
+import { AgentHost } from './agent-host.js';
 import type { HostDriver } from './host-driver.js';
-import type { HostEntry, HostsFile } from './hosts-file.js';
+import { HostsFileError, type HostEntry, type HostsFile } from './hosts-file.js';
 import { LocalHost } from './local-host.js';
 import { NetnsHost } from './netns-host.js';
 import { SimulatedHost } from './simulated-host.js';
 
-function driverFor(h: HostEntry, file: HostsFile): HostDriver {
+/** What `agent` hosts need besides the hosts file: only `reconcile --store etcd://…` has it. */
+export interface AgentDriverContext {
+  etcd: EtcdClient;
+  checksFor(host: string): readonly CheckSpec[];
+  /** The leader's fence, so a deposed reconciler cannot write to hosts. */
+  fence?: Fence;
+  /** Default confirm window when the hosts file gives none. */
+  confirmMs?: number;
+}
+
+export const DEFAULT_CONFIRM_MS = 30_000;
+
+function driverFor(h: HostEntry, file: HostsFile, agents: AgentDriverContext | undefined): HostDriver {
   switch (h.kind) {
     case 'netns':
       return new NetnsHost(h.name, h.namespace, h.address, file.management.namespace ?? null);
@@ -13,9 +29,18 @@ function driverFor(h: HostEntry, file: HostsFile): HostDriver {
       return new LocalHost(h.name, h.address, { manageThisMachine: h.manageThisMachine });
     case 'simulated':
       return new SimulatedHost(h.name, h.address, h.interfaces, file.management.address, LAB_SERVICES);
+    case 'agent':
+      if (!agents) throw new HostsFileError(`host '${h.name}' is an agent host: it is reached through etcd, so reconcile needs --store etcd://HOST:PORT`);
+      return new AgentHost(h.name, h.address, {
+        etcd: agents.etcd,
+        managementNamespace: file.management.namespace ?? null,
+        confirmMs: h.confirmMs ?? agents.confirmMs ?? DEFAULT_CONFIRM_MS,
+        checks: () => agents.checksFor(h.name),
+        ...(agents.fence ? { fence: agents.fence } : {}),
+      });
   }
 }
 
-export function driversFromHostsFile(file: HostsFile): Map<string, HostDriver> {
-  return new Map(file.hosts.map((h) => [h.name, driverFor(h, file)]));
+export function driversFromHostsFile(file: HostsFile, agents?: AgentDriverContext): Map<string, HostDriver> {
+  return new Map(file.hosts.map((h) => [h.name, driverFor(h, file, agents)]));
 }

@@ -25,6 +25,14 @@ export const HostEntry = z.discriminatedUnion('kind', [
     address: z.string().min(1),
     interfaces: z.array(z.strictObject({ name: z.string(), addresses: z.array(z.string()) })),
   }),
+  /** A host running `palisade agent`: reached through etcd (`reconcile --store etcd://…`). */
+  z.strictObject({
+    kind: z.literal('agent'),
+    name: z.string().regex(/^[A-Za-z0-9_.-]{1,253}$/, 'an agent host name is letters, digits, ., _ or - (it is part of etcd keys)'),
+    address: z.string().min(1),
+    /** How long the agent keeps an unconfirmed apply before reverting by itself (ms). */
+    confirmMs: z.number().int().positive().optional(),
+  }),
 ]);
 export type HostEntry = z.infer<typeof HostEntry>;
 

@@ -29,6 +29,11 @@ export interface ReconcilerOptions {
   drivers: ReadonlyMap<string, HostDriver>;
   /** Where the hosts' own feed lives (`host:port`), checked from every host as a failsafe. */
   feedEndpoint?: { host: string; port: number };
+  /**
+   * The checks that are always on, before the repository's own; their failure at baseline means
+   * a host is unreachable. Default: SSH from the management network.
+   */
+  failsafeChecks?: readonly CheckSpec[];
   /** How often a running rollout looks for a newer commit (supersede/queue). */
   pollIntervalMs?: number;
   /** Clock hooks for tests and benchmarks. */
@@ -77,6 +82,8 @@ export class Reconciler {
    */
   private readonly held = new Map<string, { text: string | null; revision: string; listing: string | null }>();
   private drift: DriftMonitor | null = null;
+  /** The checks of the revision being (or last) rolled out: agents run their host-vantage share. */
+  private activeChecks: readonly CheckSpec[];
   /** Outlives revisions: an unchanged policy is compiled once however many commits it appears in. */
   private readonly compileCache = new CompileCache();
   /**
@@ -90,7 +97,14 @@ export class Reconciler {
   private busy: Promise<CommitResult[]> | null = null;
   private active: { revision: string; handle: RolloutHandle } | null = null;
 
-  constructor(private readonly opts: ReconcilerOptions) {}
+  constructor(private readonly opts: ReconcilerOptions) {
+    this.activeChecks = this.failsafeChecks();
+  }
+
+  /** Every check a host runs for the current revision (failsafe ones first). */
+  checksFor(_host: string): readonly CheckSpec[] {
+    return this.activeChecks;
+  }
 
   /** Rebuilds the projection: the newest snapshot, then the events after it. */
   async load(): Promise<{ fromSnapshot: number }> {
@@ -113,6 +127,18 @@ export class Reconciler {
 
   get state(): ReconcilerState {
     return this.projection;
+  }
+
+  get logger(): Logger {
+    return this.opts.logger;
+  }
+
+  get git(): GitSource {
+    return this.opts.git;
+  }
+
+  get pollIntervalMs(): number {
+    return this.opts.pollIntervalMs ?? 1000;
   }
 
   /** The revision being rolled out right now, if any. */
@@ -260,7 +286,8 @@ export class Reconciler {
     // Parsed endpoints and selector members are the same for every host of the revision.
     this.compileCache.rotate();
     const compileContext = new CompileContext(desired, this.compileCache);
-    const checks = this.checksFor(config);
+    const checks = this.checksOf(config);
+    this.activeChecks = checks.all;
     const handle = startRollout(
       revision,
       waves,
@@ -384,12 +411,18 @@ export class Reconciler {
    * The always-on failsafe checks (SSH from the management network; each host's path to the
    * feed it is configured from) followed by the repository's declared checks.
    */
-  private checksFor(config: RolloutConfig): { all: CheckSpec[]; reachability: Set<string> } {
-    const failsafe: CheckSpec[] = [SSH_FAILSAFE_CHECK];
+  private checksOf(config: RolloutConfig): { all: CheckSpec[]; reachability: Set<string> } {
+    const failsafe = this.failsafeChecks();
+    const names = new Set(failsafe.map((c) => c.name));
+    const reachability = new Set((this.opts.failsafeChecks ?? [SSH_FAILSAFE_CHECK]).map((c) => c.name));
+    return { all: [...failsafe, ...config.checks.filter((c) => !names.has(c.name))], reachability };
+  }
+
+  private failsafeChecks(): CheckSpec[] {
+    const failsafe = [...(this.opts.failsafeChecks ?? [SSH_FAILSAFE_CHECK])];
     const feed = this.opts.feedEndpoint;
     if (feed) failsafe.push(CheckSpec.parse({ name: 'path-to-feed', kind: 'tcp', vantage: 'host', target: feed.host, port: feed.port }));
-    const names = new Set(failsafe.map((c) => c.name));
-    return { all: [...failsafe, ...config.checks.filter((c) => !names.has(c.name))], reachability: new Set([SSH_FAILSAFE_CHECK.name]) };
+    return failsafe;
   }
 }
 

@@ -140,6 +140,34 @@ describe('file event store', () => {
     await store.close();
   });
 
+  it('an in-process follower misses no append made while it was busy with earlier events', async () => {
+    const dir = await tmp();
+    const writer = await openFileEventStore(dir);
+    await writer.append([commitDraft(1)]);
+    const ac = new AbortController();
+    const seen: number[] = [];
+    let consuming!: () => void;
+    const busy = new Promise<void>((r) => (consuming = r));
+    const follower = (async () => {
+      for await (const e of writer.follow(0, { signal: ac.signal })) {
+        seen.push(e.seq);
+        if (e.seq === 1) {
+          // A slow consumer: while it handles event 1, the writer appends (and wakes nobody).
+          consuming();
+          await new Promise((r) => setTimeout(r, 200));
+        }
+        if (e.seq === 3) break;
+      }
+    })();
+    await busy;
+    await writer.append([commitDraft(2)]);
+    await writer.append([commitDraft(3)]);
+    await Promise.race([follower, new Promise((r) => setTimeout(r, 5_000))]);
+    ac.abort();
+    expect(seen).toEqual([1, 2, 3]);
+    await writer.close();
+  });
+
   it('follows new events in-process and from a read-only reader', async () => {
     const dir = await tmp();
     const writer = await openFileEventStore(dir);

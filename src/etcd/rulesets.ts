@@ -1,0 +1,45 @@
+import type { EtcdClient } from './client.js';
+import { EtcdStoreError } from './errors.js';
+import { rulesetPartKey, rulesetPrefix, sha256 } from './keys.js';
+import { batchesWithin } from './limits.js';
+
+/**
+ * Ruleset texts stored by content hash, split into parts so no value nears etcd's request
+ * limit: a 5 MB ruleset is ~20 parts written in a few transactions before the desired key
+ * that names it. Equal rulesets (most hosts of a fleet) are stored once.
+ */
+
+/** Characters per part: ≤ 1 MiB even if every character took 4 bytes in UTF-8. */
+export const PART_CHARS = 256 * 1024;
+
+export interface StoredRuleset {
+  hash: string;
+  parts: number;
+}
+
+/** The parts a text is stored as; `hash` is its sha256 (the same as the compiler's rulesetHash). */
+export function splitRuleset(text: string): { hash: string; parts: string[] } {
+  const parts: string[] = [];
+  for (let i = 0; i < text.length || parts.length === 0; i += PART_CHARS) parts.push(text.slice(i, i + PART_CHARS));
+  return { hash: sha256(text), parts };
+}
+
+export async function putRuleset(etcd: EtcdClient, text: string): Promise<StoredRuleset> {
+  const { hash, parts } = splitRuleset(text);
+  if (await etcd.get(rulesetPartKey(hash, parts.length - 1))) return { hash, parts: parts.length };
+  const indexed = parts.map((value, i) => ({ key: rulesetPartKey(hash, i), value }));
+  // The last part is written last, so its presence (checked above) means the set is complete.
+  for (const batch of batchesWithin(indexed, () => 1, (p) => Buffer.byteLength(p.value) + p.key.length)) {
+    await etcd.txn([], batch.map((p) => ({ put: p.key, value: p.value })));
+  }
+  return { hash, parts: parts.length };
+}
+
+export async function getRuleset(etcd: EtcdClient, ref: StoredRuleset): Promise<string> {
+  const { kvs } = await etcd.list(rulesetPrefix(ref.hash), { pageSize: 2 });
+  const text = kvs.map((kv) => kv.value).join('');
+  if (kvs.length !== ref.parts || sha256(text) !== ref.hash) {
+    throw new EtcdStoreError('ETCD_DATA', `ruleset ${ref.hash} in etcd is incomplete or damaged (${kvs.length} of ${ref.parts} parts); the reconciler rewrites it on its next apply`);
+  }
+  return text;
+}
