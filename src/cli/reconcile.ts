@@ -95,7 +95,11 @@ export async function runReconcile(argv: string[], io: CommandIO): Promise<numbe
   try {
     if (values.store !== undefined) {
       // Loaded only in this mode: the embedded default never pulls in the etcd client.
-      const [{ parseStoreUrl }, { runWithLeaderElection }] = await Promise.all([import('../etcd/client.js'), import('../etcd/ha-reconciler.js')]);
+      const [{ parseStoreUrl }, { runWithLeaderElection }, { logSnapshots }] = await Promise.all([
+        import('../etcd/client.js'),
+        import('../etcd/ha-reconciler.js'),
+        import('../etcd/log-snapshots.js'),
+      ]);
       const endpoints = parseStoreUrl(values.store);
       const [feedHost, feedPort] = splitEndpoint(endpoints[0]!);
       let failed = false;
@@ -111,6 +115,7 @@ export async function runReconcile(argv: string[], io: CommandIO): Promise<numbe
             drivers: drivers(hostsFile, (host) => reconciler.checksFor(host)),
             // Agents must keep reaching etcd: that path is a failsafe check from every host.
             feedEndpoint: { host: feedHost, port: feedPort },
+            snapshots: logSnapshots(store),
           });
           failed = (await serve(reconciler, signal, serveOptions)) || failed;
         },

@@ -121,8 +121,13 @@ export class Reconciler {
   private async maybeSnapshot(): Promise<void> {
     if (!this.opts.snapshots || this.projection.lastSeq - this.snapshotSeq < this.snapshotEvery) return;
     const p = reconcilerProjection;
-    await this.opts.snapshots.save({ projection: p.name, version: p.version, seq: this.projection.lastSeq, state: p.encode!(this.projection) });
-    this.snapshotSeq = this.projection.lastSeq;
+    try {
+      await this.opts.snapshots.save({ projection: p.name, version: p.version, seq: this.projection.lastSeq, state: p.encode!(this.projection) });
+      this.snapshotSeq = this.projection.lastSeq;
+    } catch (e) {
+      // A snapshot is a cache of the log: failing to write one costs replay time, nothing else.
+      this.opts.logger.warn({ event: 'SnapshotFailed', seq: this.projection.lastSeq }, `writing a snapshot failed: ${(e as Error).message}`);
+    }
   }
 
   get state(): ReconcilerState {
