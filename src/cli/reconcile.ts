@@ -26,6 +26,9 @@ const USAGE = `usage: palisade reconcile --repo PATH|URL --state DIR --hosts FIL
                         (default: 127.0.0.1:9420; 'off' disables it)
   --drift-interval MS   how often hosts' tables are read back; a hand edit is recorded and
                         undone (default: 30000; 0 disables)
+  --snapshot-every N     snapshot the reconciler's state every N events, so a restart replays
+                        only what came after (in etcd: and delete the events it covers;
+                        default: 10000)
   --store etcd://HOST:PORT[,…]
                         scale-out mode: the event log and agent hosts in etcd, one leader among
                         several reconcilers (default: the embedded file store under --state)
@@ -58,6 +61,7 @@ export async function runReconcile(argv: string[], io: CommandIO): Promise<numbe
       'poll-interval': { type: 'string', default: '1000' },
       listen: { type: 'string', default: '127.0.0.1:9420' },
       'drift-interval': { type: 'string', default: '30000' },
+      'snapshot-every': { type: 'string', default: '10000' },
       store: { type: 'string' },
       once: { type: 'boolean', default: false },
       help: { type: 'boolean', default: false },
@@ -71,6 +75,8 @@ export async function runReconcile(argv: string[], io: CommandIO): Promise<numbe
   const pollIntervalMs = Number(values['poll-interval']);
   if (!Number.isInteger(pollIntervalMs) || pollIntervalMs < 50) throw new UsageError(`--poll-interval must be a whole number of milliseconds ≥ 50, got '${values['poll-interval']}'`);
   const listen = values.once ? null : parseListen(values.listen);
+  const snapshotEvery = Number(values['snapshot-every']);
+  if (!Number.isInteger(snapshotEvery) || snapshotEvery < 1) throw new UsageError(`--snapshot-every must be a whole number ≥ 1, got '${values['snapshot-every']}'`);
   const driftIntervalMs = Number(values['drift-interval']);
   if (!Number.isInteger(driftIntervalMs) || driftIntervalMs < 0) throw new UsageError(`--drift-interval must be a whole number of milliseconds (0 disables), got '${values['drift-interval']}'`);
 
@@ -90,7 +96,7 @@ export async function runReconcile(argv: string[], io: CommandIO): Promise<numbe
   const stop = () => shutdown.abort();
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);
-  const common = { git, logger, stateDir, pollIntervalMs, metrics };
+  const common = { git, logger, stateDir, pollIntervalMs, metrics, snapshotEvery };
   const serveOptions = { listen, driftIntervalMs, once: values.once, endpointFile: layout.endpoint, metrics };
   try {
     if (values.store !== undefined) {
