@@ -35,15 +35,8 @@ export interface RolloutInput {
 
 export type RolloutOutcome = 'completed' | 'halted' | 'rolledBack' | 'aborted' | 'superseded';
 
-export interface RolloutContext {
-  revision: string;
-  waves: Wave[];
-  concurrency: number;
-  maxFailures: number[];
-  onFailure: 'halt' | 'rollback';
-  soakMs: number;
-  soakIntervalMs: number;
-  inFlight: Record<string, { state: ResumableState; soakUntil: number | null }>;
+export interface RolloutContext extends Omit<RolloutInput, 'settled' | 'inFlight' | 'confirmedOrder'> {
+  inFlight: NonNullable<RolloutInput['inFlight']>;
   waveIndex: number;
   /** Hosts of the current wave not yet started. */
   pending: string[];

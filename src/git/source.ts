@@ -125,7 +125,7 @@ class Source implements GitSource {
 
   constructor(
     private readonly tips: TipSource,
-    private readonly branch: string,
+    branch: string,
     private readonly subdir: string,
   ) {
     this.reader = tips.reader;

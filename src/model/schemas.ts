@@ -295,19 +295,24 @@ function checkPolicyCommon(spec: { types?: PolicyType[] | undefined; ingress: Ru
 
 const PerformanceHints = z.array(z.literal('AssumeNeededOnEveryNode', { error: "performance hint must be 'AssumeNeededOnEveryNode'" }));
 
-export const GlobalNetworkPolicySpec = strictObject({
+/** What GlobalNetworkPolicy and (namespaced) NetworkPolicy have in common. */
+const policyFields = {
   tier: z.string().default('default'),
   order: Order,
   selector: PolicySelector.default('all()'),
   types: z.array(PolicyType).optional(),
   ingress: z.array(Rule).default([]),
   egress: z.array(Rule).default([]),
+  serviceAccountSelector: PolicySelector.optional(),
+  performanceHints: PerformanceHints.optional(),
+};
+
+export const GlobalNetworkPolicySpec = strictObject({
+  ...policyFields,
   doNotTrack: z.boolean().default(false),
   preDNAT: z.boolean().default(false),
   applyOnForward: z.boolean().default(false),
   namespaceSelector: PolicySelector.optional(),
-  serviceAccountSelector: PolicySelector.optional(),
-  performanceHints: PerformanceHints.optional(),
 })
   .superRefine((spec, ctx) => {
     const issue: Issue = (path, message) => ctx.addIssue({ code: 'custom', message, path });
@@ -328,16 +333,7 @@ export const GlobalNetworkPolicySpec = strictObject({
   .transform((spec) => withDefaults(spec));
 export type GlobalNetworkPolicySpec = z.output<typeof GlobalNetworkPolicySpec>;
 
-export const NetworkPolicySpec = strictObject({
-  tier: z.string().default('default'),
-  order: Order,
-  selector: PolicySelector.default('all()'),
-  types: z.array(PolicyType).optional(),
-  ingress: z.array(Rule).default([]),
-  egress: z.array(Rule).default([]),
-  serviceAccountSelector: PolicySelector.optional(),
-  performanceHints: PerformanceHints.optional(),
-})
+export const NetworkPolicySpec = strictObject(policyFields)
   .superRefine((spec, ctx) => checkPolicyCommon(spec, (path, message) => ctx.addIssue({ code: 'custom', message, path }), false))
   .transform((spec) => withDefaults(spec));
 export type NetworkPolicySpec = z.output<typeof NetworkPolicySpec>;

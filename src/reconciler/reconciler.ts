@@ -17,7 +17,7 @@ import { readRepository, type PolicyRepository } from '../repository/repository.
 import { BeforeSnapshots } from '../rollout/before-snapshots.js';
 import { fleetOf, resolveWaves, waveFailureBudgets, type RolloutConfig } from '../rollout/rollout-config.js';
 import { startRollout, type RolloutDeps, type RolloutHandle } from '../rollout/run-rollout.js';
-import { desiredStateOf, resourceKey, type DesiredState } from '../state/desired-state.js';
+import { desiredStateOf, resourceKey } from '../state/desired-state.js';
 import { replay, type SnapshotStore } from '../eventlog/snapshot.js';
 import { applyEvent, emptyReconcilerState, isFinished, project, reconcilerProjection, type ReconcilerState } from '../state/projections.js';
 
@@ -249,7 +249,7 @@ export class Reconciler {
   }
 
   private async processRevision(commit: CommitInfo, newerKnown: boolean): Promise<CommitResult> {
-    const { git, logger } = this.opts;
+    const { logger } = this.opts;
     const revision = commit.oid;
     const log = logger.child({ revision });
     if (!this.projection.revisions.get(revision)?.observedAt) {

@@ -1,4 +1,4 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { AgentStatus } from '../../src/agent/protocol.js';
@@ -16,6 +16,7 @@ import { RolloutConfig } from '../../src/rollout/rollout-config.js';
 import { startRollout } from '../../src/rollout/run-rollout.js';
 import { startEtcd, type EtcdCluster } from '../support/etcd.js';
 import { until } from '../support/fleet.js';
+import { spawnCaptured, type CapturedProcess } from '../support/process.js';
 import { useTmpDirs } from '../support/tmp.js';
 
 /**
@@ -51,22 +52,15 @@ beforeEach(async () => {
   if (pre.ok) await client.txn([], [{ del: '/palisade/v1/', prefix: true }]);
 });
 
-function startAgentProcess(stateDir: string): { proc: ChildProcess; output(): string; kill(): Promise<void> } {
+function startAgentProcess(stateDir: string): CapturedProcess {
   const main = join(import.meta.dirname, '../../src/cli/main.ts');
-  const proc = spawn('ip', ['netns', 'exec', ns(), process.execPath, '--import', 'tsx', main, 'agent', '--node', NODE, '--store', etcd.storeUrl, '--netns', ns(), '--state', stateDir, '--lease-ttl', '3'], { stdio: ['ignore', 'pipe', 'pipe'] });
-  agents.add(proc);
-  let out = '';
-  proc.stdout!.setEncoding('utf8').on('data', (d: string) => (out += d));
-  proc.stderr!.setEncoding('utf8').on('data', (d: string) => (out += d));
+  const agent = spawnCaptured('ip', ['netns', 'exec', ns(), process.execPath, '--import', 'tsx', main, 'agent', '--node', NODE, '--store', etcd.storeUrl, '--netns', ns(), '--state', stateDir, '--lease-ttl', '3']);
+  agents.add(agent.proc);
   return {
-    proc,
-    output: () => out,
+    ...agent,
     kill: async () => {
-      if (proc.exitCode !== null || proc.signalCode !== null) return;
-      const gone = new Promise((r) => proc.once('exit', r));
-      proc.kill('SIGKILL');
-      await gone;
-      agents.delete(proc);
+      await agent.kill();
+      agents.delete(agent.proc);
     },
   };
 }

@@ -15,6 +15,7 @@ import { driversFromHostsFile } from '../../src/hosts/drivers.js';
 import type { HostDriver } from '../../src/hosts/host-driver.js';
 import { labDown, labPrerequisites, labUp, listLabNamespaces, type LabDescription } from '../../src/lab/lab.js';
 import { silentLogger } from '../../src/log/logger.js';
+import { hostEndpoints, NO_FAILSAFES, sshPolicy, webPolicy } from '../support/rollout-lab.js';
 import { Reconciler } from '../../src/reconciler/reconciler.js';
 
 const run = promisify(execFile);
@@ -22,63 +23,11 @@ const pre = await labPrerequisites();
 const HOSTS = ['node-a', 'node-b', 'node-c'];
 const author = { name: 'e2e', email: 'e2e@palisade.invalid' };
 
-const hep = (name: string, ip: string) => `apiVersion: projectcalico.org/v3
-kind: HostEndpoint
-metadata:
-  name: ${name}-eth0
-  labels:
-    role: k8s-worker
-spec:
-  node: ${name}
-  interfaceName: eth0
-  expectedIPs: ["${ip}"]
-`;
-
 /** Good: web traffic allowed on workers; SSH stays open through the failsafe ports; 8080 falls to default deny. */
-const GOOD = {
-  'palisade.yaml': 'checkAttempts: 2\n',
-  'hosts.yaml': ['node-a', 'node-b', 'node-c'].map((n, i) => hep(n, `198.18.0.${11 + i}`)).join('---\n'),
-  'k8s-worker.yaml': `apiVersion: projectcalico.org/v3
-kind: GlobalNetworkPolicy
-metadata:
-  name: k8s-worker
-spec:
-  order: 100
-  selector: role == 'k8s-worker'
-  ingress:
-    - action: Allow
-      protocol: TCP
-      destination:
-        ports: [80]
-  egress:
-    - action: Allow
-`,
-};
+const GOOD = { 'palisade.yaml': 'checkAttempts: 2\n', 'hosts.yaml': hostEndpoints(HOSTS), 'k8s-worker.yaml': webPolicy([80]) };
 
 /** Bad: no failsafe ports any more, and a first policy that denies SSH. */
-const BAD = {
-  'felix.yaml': `apiVersion: projectcalico.org/v3
-kind: FelixConfiguration
-metadata:
-  name: default
-spec:
-  failsafeInboundHostPorts: []
-  failsafeOutboundHostPorts: []
-`,
-  'deny-ssh.yaml': `apiVersion: projectcalico.org/v3
-kind: GlobalNetworkPolicy
-metadata:
-  name: deny-ssh
-spec:
-  order: 1
-  selector: all()
-  ingress:
-    - action: Deny
-      protocol: TCP
-      destination:
-        ports: [22]
-`,
-};
+const BAD = { 'felix.yaml': NO_FAILSAFES, 'deny-ssh.yaml': sshPolicy('deny-ssh', 'Deny', 'all()', 1) };
 
 const probe = (port: number) => CheckSpec.parse({ name: `tcp-${port}`, kind: 'tcp', port, timeoutMs: 500 });
 

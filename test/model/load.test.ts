@@ -1,7 +1,7 @@
 import { readRepositoryDirectory } from '../../src/repository/repository.js';
 import { describe, expect, it } from 'vitest';
 import { formatModelError } from '../../src/model/errors.js';
-import { loadPolicyDirectory, loadPolicyFiles } from '../../src/model/load.js';
+import { loadPolicyFiles } from '../../src/model/load.js';
 
 const gnp = (spec: string, name = 'p') => `apiVersion: projectcalico.org/v3
 kind: GlobalNetworkPolicy
@@ -68,7 +68,7 @@ items:
   });
 });
 
-describe('loadPolicyDirectory', () => {
+describe('reading a policy directory', () => {
   it('validates the example repository clean', async () => {
     const r = await readRepositoryDirectory('policies-example');
     expect(r.rollout?.waves.map((w) => w.name)).toEqual(['canary', 'half', 'rest']);

@@ -1,4 +1,4 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawnCaptured, type CapturedProcess } from './process.js';
 import { writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import { join } from 'node:path';
@@ -111,29 +111,10 @@ export async function startCheckService(): Promise<{ port: number; close(): void
   return { port: (server.address() as net.AddressInfo).port, close: () => server.close() };
 }
 
-export interface ReconcilerProcess {
-  proc: ChildProcess;
-  output(): string;
-  kill(): Promise<void>;
-}
+export type ReconcilerProcess = CapturedProcess;
 
 export function startReconcilerProcess(args: { storeUrl: string; repo: string; hostsFile: string; stateDir: string; checkPort: number }): ReconcilerProcess {
-  const proc = spawn(process.execPath, ['--import', 'tsx', join(import.meta.dirname, 'ha-reconciler-main.ts'), args.storeUrl, args.repo, args.hostsFile, args.stateDir, String(args.checkPort)], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let out = '';
-  proc.stdout!.setEncoding('utf8').on('data', (d: string) => (out += d));
-  proc.stderr!.setEncoding('utf8').on('data', (d: string) => (out += d));
-  return {
-    proc,
-    output: () => out,
-    kill: async () => {
-      if (proc.exitCode !== null || proc.signalCode !== null) return;
-      const gone = new Promise((r) => proc.once('exit', r));
-      proc.kill('SIGKILL');
-      await gone;
-    },
-  };
+  return spawnCaptured(process.execPath, ['--import', 'tsx', join(import.meta.dirname, 'ha-reconciler-main.ts'), args.storeUrl, args.repo, args.hostsFile, args.stateDir, String(args.checkPort)]);
 }
 
 export async function until<T>(what: string, fn: () => Promise<T | undefined | null | false>, timeoutMs = 20_000, intervalMs = 100): Promise<T> {
