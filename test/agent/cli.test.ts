@@ -18,7 +18,10 @@ describe('palisade agent: command line and hosts file', () => {
     expect(b.out.stderr).toMatch(/needs --node and --store/);
     const c = io();
     expect(await main(['agent', '--node', 'n1', '--store', 'etcd://198.18.0.1:2379'], c.io)).toBe(2);
-    expect(c.out.stderr).toMatch(/needs --netns/);
+    expect(c.out.stderr).toMatch(/needs exactly one of --netns NS and --manage-this-machine/);
+    const both = io();
+    expect(await main(['agent', '--node', 'n1', '--store', 'etcd://198.18.0.1:2379', '--netns', 'x', '--manage-this-machine'], both.io)).toBe(2);
+    expect(both.out.stderr).toMatch(/exactly one of/);
     const d = io();
     expect(await main(['agent', '--node', 'n1', '--store', 'http://x', '--netns', 'x'], d.io)).toBe(1);
     expect(d.out.stderr).toMatch(/ETCD_URL_INVALID/);
