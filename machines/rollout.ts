@@ -1,4 +1,5 @@
 import { assign, enqueueActions, setup, stopChild } from 'xstate';
+import { chainOf, newestFirst, prepend, type Chain } from './chain.js';
 import { hostMachine, type HostOutput, type ResumableState } from './host.js';
 
 /**
@@ -41,8 +42,10 @@ export interface RolloutContext extends Omit<RolloutInput, 'settled' | 'inFlight
   /** Hosts of the current wave not yet started. */
   pending: string[];
   running: number;
-  results: Record<string, HostOutput>;
-  confirmedOrder: string[];
+  /** Every host output so far, newest first; a host's newest output (an undo) stands. */
+  settled: Chain<HostOutput>;
+  /** Hosts in the order they were confirmed, newest first. */
+  confirmed: Chain<string>;
   /** Confirmed hosts still to undo (`rollback`), newest first. */
   undo: string[];
   paused: boolean;
@@ -72,9 +75,17 @@ function budget(context: RolloutContext): number {
   return context.maxFailures[Math.min(context.waveIndex, context.maxFailures.length - 1)] ?? 0;
 }
 
+/** Each host's newest output. Built when a wave starts or settles, not on every event. */
+function resultsOf(context: RolloutContext): Record<string, HostOutput> {
+  const results: Record<string, HostOutput> = {};
+  for (const o of newestFirst(context.settled)) results[o.host] ??= o;
+  return results;
+}
+
 function waveFailures(context: RolloutContext): string[] {
   const wave = context.waves[context.waveIndex];
-  return (wave?.hosts ?? []).filter((h) => context.results[h] && isFailure(context.results[h]));
+  const results = resultsOf(context);
+  return (wave?.hosts ?? []).filter((h) => results[h] && isFailure(results[h]));
 }
 
 export const rolloutMachine = setup({
@@ -88,7 +99,8 @@ export const rolloutMachine = setup({
   actions: {
     enterWave: assign(({ context }) => {
       const hosts = context.waves[context.waveIndex]?.hosts ?? [];
-      return { pending: hosts.filter((h) => !context.results[h]), running: 0 };
+      const results = resultsOf(context);
+      return { pending: hosts.filter((h) => !results[h]), running: 0 };
     }),
     startHosts: enqueueActions(({ context, enqueue }) => {
       if (context.paused || context.stopping) return;
@@ -114,15 +126,15 @@ export const rolloutMachine = setup({
     recordHost: assign(({ context, event }) => {
       const output = (event as { output: HostOutput }).output;
       return {
-        results: { ...context.results, [output.host]: output },
+        settled: prepend(output, context.settled),
         running: context.running - 1,
-        confirmedOrder: output.result === 'confirmed' ? [...context.confirmedOrder, output.host] : context.confirmedOrder,
+        confirmed: output.result === 'confirmed' ? prepend(output.host, context.confirmed) : context.confirmed,
       };
     }),
     // A settled host actor is dropped from `children`: kept, every later spawn and transition
     // copies an ever larger children object (quadratic in the fleet) and holds its memory.
     releaseHost: stopChild(({ event }) => (event as { actorId: string }).actorId),
-    planUndo: assign(({ context }) => ({ undo: [...context.confirmedOrder].reverse() })),
+    planUndo: assign(({ context }) => ({ undo: newestFirst(context.confirmed) })),
     undoNext: enqueueActions(({ context, enqueue }) => {
       const [host, ...rest] = context.undo;
       if (!host) return;
@@ -136,14 +148,14 @@ export const rolloutMachine = setup({
     recordUndo: assign(({ context, event }) => {
       const output = (event as { output: HostOutput }).output;
       const reason = `undone because a later wave failed${output.reason ? `; ${output.reason}` : ''}`;
-      return { results: { ...context.results, [output.host]: { ...output, reason } }, running: 0 };
+      return { settled: prepend({ ...output, reason }, context.settled), running: 0 };
     }),
   },
   guards: {
     waveSettled: ({ context }) => context.running === 0 && (context.pending.length === 0 || context.stopping !== null),
     stopping: ({ context }) => context.stopping !== null,
     tooManyFailures: ({ context }) => waveFailures(context).length > budget(context),
-    rollbackOnFailure: ({ context }) => context.onFailure === 'rollback' && context.confirmedOrder.length > 0,
+    rollbackOnFailure: ({ context }) => context.onFailure === 'rollback' && context.confirmed !== null,
     moreWaves: ({ context }) => context.waveIndex + 1 < context.waves.length,
     paused: ({ context }) => context.paused,
     undoDone: ({ context }) => context.running === 0 && context.undo.length === 0,
@@ -162,19 +174,18 @@ export const rolloutMachine = setup({
     waveIndex: 0,
     pending: [],
     running: 0,
-    results: { ...(input.settled ?? {}) },
-    confirmedOrder: input.confirmedOrder ?? Object.values(input.settled ?? {}).filter((o) => o.result === 'confirmed').map((o) => o.host),
+    settled: chainOf(Object.values(input.settled ?? {})),
+    confirmed: chainOf(input.confirmedOrder ?? Object.values(input.settled ?? {}).filter((o) => o.result === 'confirmed').map((o) => o.host)),
     undo: [],
     paused: false,
     stopping: null,
     outcome: null,
   }),
   initial: 'wave',
-  output: ({ context }) => ({
-    outcome: context.outcome ?? 'aborted',
-    failedHosts: Object.values(context.results).filter(isFailure).map((o) => o.host).sort(),
-    results: context.results,
-  }),
+  output: ({ context }) => {
+    const results = resultsOf(context);
+    return { outcome: context.outcome ?? 'aborted', failedHosts: Object.values(results).filter(isFailure).map((o) => o.host).sort(), results };
+  },
   on: {
     PAUSE: { actions: assign({ paused: true }) },
     RESUME: { actions: [assign({ paused: false }), 'startHosts'] },

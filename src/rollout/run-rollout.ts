@@ -137,14 +137,16 @@ export function startRollout(
         return { ok: true, checks };
       }),
       apply: fromPromise<{ rulesetHash: string }, EffectInput>(async ({ input }) => {
-        await recorder.flush();
         const d = driver(input.host);
         return withTimeout(
           'apply',
           config.timeouts.apply,
           (async () => {
             const ruleset = deps.rulesetFor(input.host, await d.readInterfaces());
-            await deps.snapshots.putIfAbsent(input.host, revision, await d.current());
+            // Both must be on disk before the apply; neither needs the other first (a snapshot
+            // without its `applying` event is simply found again when the host is retried), so
+            // their fsyncs overlap.
+            await Promise.all([recorder.flush(), deps.snapshots.putIfAbsent(input.host, revision, await d.current())]);
             deps.observer?.applying(input.host, ruleset);
             await d.apply(ruleset);
             return { rulesetHash: ruleset.hash };

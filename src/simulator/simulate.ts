@@ -1,11 +1,10 @@
-import { containsAddress, parseCidr, type Cidr } from '../compiler/cidr.js';
+import { parseCidr, type Cidr } from '../compiler/cidr.js';
 import {
   stageKey,
   type CompiledRule,
   type Direction,
   type EndpointProgram,
   type EntityMatch,
-  type Failsafe,
   type Family,
   type FamilyMatch,
   type HostProgram,
@@ -15,6 +14,7 @@ import {
   type StageKind,
 } from '../compiler/ir.js';
 import { parsePacketProtocol, protocolLabel } from '../compiler/protocols.js';
+import { prepareProgram, type PreparedFailsafe, type PreparedProgram } from './prepared-program.js';
 
 /** A new flow's first packet as one host sees it (conntrack state is out of scope). */
 export interface Packet {
@@ -73,23 +73,21 @@ type Outcome = { kind: 'allow' | 'deny' | 'none' };
 
 /**
  * Walks the host program the way the kernel walks the rendered table: raw (untracked), mangle
- * (pre-DNAT), then filter input / output / forward, each stage dispatched by interface.
+ * (pre-DNAT), then filter input / output / forward, each stage dispatched by interface. The
+ * program is indexed on its first packet and the index reused for every later one.
  */
 export function simulate(program: HostProgram, packet: Packet): Simulation {
   const pkt = normalise(packet);
   const path: Step[] = [];
-  const chains = new Map(program.chains.map((c) => [c.id, c]));
-  const sets = new Map(program.addressSets.map((s) => [s.id, s.elements.map((e) => parseCidr(e))]));
-  const portSets = new Map(program.namedPortSets.map((s) => [s.id, s.elements.map((e) => ({ net: parseCidr(e.address), protocol: e.protocol, port: e.port }))]));
-  const ctx: Ctx = { pkt, path, chains, sets, portSets, program };
+  const prepared = prepareProgram(program);
+  const ctx: Ctx = { pkt, path, prepared };
   const done = (verdict: Verdict): Simulation => ({ verdict, path });
-  const isWorkload = (iface: string) => program.workloadPrefixes.some((p) => iface.startsWith(p));
 
   // raw: untracked policy (never for the `*` HEP); mangle: pre-DNAT, ingress only.
   const early: [StageKind, Direction][] = packet.direction === 'ingress' ? [['untracked', 'ingress'], ['prednat', 'ingress']] : [['untracked', 'egress']];
   for (const [stage, direction] of early) {
-    if (stage === 'prednat' && isWorkload(packet.iface)) continue;
-    const ep = endpointFor(program, packet.iface, stage === 'untracked');
+    if (stage === 'prednat' && prepared.isWorkload(packet.iface)) continue;
+    const ep = prepared.endpointFor(packet.iface, stage === 'untracked');
     const sp = ep?.stages[stageKey(stage, direction)];
     if (!ep || !sp) continue;
     const o = runStage(ctx, ep, stage, direction);
@@ -100,8 +98,8 @@ export function simulate(program: HostProgram, packet: Packet): Simulation {
   if (packet.forwardTo !== undefined) {
     let allowed = false;
     for (const [iface, direction] of [[packet.iface, 'ingress'], [packet.forwardTo, 'egress']] as const) {
-      if (isWorkload(iface)) continue;
-      const ep = endpointFor(program, iface, false);
+      if (prepared.isWorkload(iface)) continue;
+      const ep = prepared.endpointFor(iface, false);
       if (!ep?.stages[stageKey('forward', direction)]) continue;
       const o = runStage(ctx, ep, 'forward', direction);
       if (o.kind === 'deny') return done('deny');
@@ -111,7 +109,7 @@ export function simulate(program: HostProgram, packet: Packet): Simulation {
     return done(allowed ? 'allow' : 'no-policy');
   }
 
-  if (isWorkload(packet.iface)) {
+  if (prepared.isWorkload(packet.iface)) {
     if (packet.direction === 'egress') {
       path.push({ stage: 'dispatch', text: `host to workload interface ${packet.iface} is not host-endpoint policy` });
       return done('no-policy');
@@ -120,7 +118,7 @@ export function simulate(program: HostProgram, packet: Packet): Simulation {
     path.push({ stage: 'dispatch', text: `defaultEndpointToHostAction ${action} for workload interface ${packet.iface}` });
     return done(action === 'Drop' ? 'deny' : action === 'Accept' ? 'allow' : 'no-policy');
   }
-  const ep = endpointFor(program, packet.iface, false);
+  const ep = prepared.endpointFor(packet.iface, false);
   if (!ep) {
     path.push({ stage: 'dispatch', text: `interface ${packet.iface} has no host endpoint` });
     return done('no-policy');
@@ -143,18 +141,7 @@ export function formatPath(sim: Simulation): string {
 interface Ctx {
   pkt: Pkt;
   path: Step[];
-  chains: Map<string, RuleChain>;
-  sets: Map<string, Cidr[]>;
-  portSets: Map<string, { net: Cidr; protocol: number; port: number }[]>;
-  program: HostProgram;
-}
-
-function endpointFor(program: HostProgram, iface: string, specificOnly: boolean): EndpointProgram | undefined {
-  const binding = program.interfaces.find((b) => b.iface === iface);
-  if (binding?.role === 'hep' && binding.via !== 'wildcard') return program.endpoints.find((e) => e.hep === binding.hep);
-  if (binding?.role === 'workload') return undefined;
-  // Interfaces that appeared after compilation meet the `*` HEP in the kernel too.
-  return specificOnly ? undefined : program.endpoints.find((e) => e.wildcard);
+  prepared: PreparedProgram;
 }
 
 function runStage(ctx: Ctx, ep: EndpointProgram, stage: StageKind, direction: Direction): Outcome {
@@ -164,7 +151,7 @@ function runStage(ctx: Ctx, ep: EndpointProgram, stage: StageKind, direction: Di
   if (!sp) return { kind: 'none' };
   path.push(at(`HostEndpoint ${ep.hep} ${stage} ${direction}`));
   if (stage !== 'forward') {
-    const list = direction === 'ingress' ? ctx.program.failsafe.inbound : ctx.program.failsafe.outbound;
+    const list = direction === 'ingress' ? ctx.prepared.failsafe.inbound : ctx.prepared.failsafe.outbound;
     const hit = list.find((f) => failsafeMatches(f, pkt, direction));
     if (hit) {
       path.push(at(`failsafe ${hit.protocol}/${hit.port}${hit.net ? ` ${hit.net}` : ''}`));
@@ -177,7 +164,7 @@ function runStage(ctx: Ctx, ep: EndpointProgram, stage: StageKind, direction: Di
     let last = '';
     let passed = false;
     for (const id of tier.policies) {
-      const chain = ctx.chains.get(id);
+      const chain = ctx.prepared.chain(id);
       if (!chain) continue;
       last = chain.name;
       const r = runChain(ctx, chain, at, tier.name);
@@ -194,7 +181,7 @@ function runStage(ctx: Ctx, ep: EndpointProgram, stage: StageKind, direction: Di
     }
   }
   for (const id of sp.profiles) {
-    const chain = ctx.chains.get(id);
+    const chain = ctx.prepared.chain(id);
     if (!chain) continue;
     const r = runChain(ctx, chain, at);
     if (r === 'allow') return allowKind();
@@ -239,12 +226,12 @@ function icmpMatches(m: FamilyMatch, icmp: IcmpMatch, pkt: Pkt): boolean {
 }
 
 function entityMatches(ctx: Ctx, e: EntityMatch, address: Cidr, port: number | undefined): boolean {
-  const inNets = (nets: string[]) => nets.some((n) => containsAddress(parseCidr(n), address));
-  const inSet = (id: string) => (ctx.sets.get(id) ?? []).some((n) => containsAddress(n, address));
+  const { prepared } = ctx;
+  const inNets = (nets: string[]) => prepared.inNets(nets, address);
+  const inSet = (id: string) => prepared.inSet(id, address);
   const inPorts = (p: PortMatch) =>
     port !== undefined &&
-    (p.ranges.some(([lo, hi]) => port >= lo && port <= hi) ||
-      (p.namedSet !== undefined && (ctx.portSets.get(p.namedSet) ?? []).some((x) => x.protocol === ctx.pkt.proto && x.port === port && containsAddress(x.net, address))));
+    (p.ranges.some(([lo, hi]) => port >= lo && port <= hi) || (p.namedSet !== undefined && prepared.inPortSet(p.namedSet, ctx.pkt.proto, port, address)));
   if (e.nets && e.nets.length > 0 && !inNets(e.nets)) return false;
   if (e.notNets && inNets(e.notNets)) return false;
   if (e.set !== undefined && !inSet(e.set)) return false;
@@ -254,10 +241,9 @@ function entityMatches(ctx: Ctx, e: EntityMatch, address: Cidr, port: number | u
   return true;
 }
 
-function failsafeMatches(f: Failsafe, pkt: Pkt, direction: Direction): boolean {
+function failsafeMatches(f: PreparedFailsafe, pkt: Pkt, direction: Direction): boolean {
   if (protocolLabel(pkt.proto) !== f.protocol || pkt.dport !== f.port) return false;
-  if (f.net === undefined) return true;
-  return containsAddress(parseCidr(f.net), direction === 'ingress' ? pkt.src : pkt.dst);
+  return f.peer === null || f.peer.has(direction === 'ingress' ? pkt.src : pkt.dst);
 }
 
 function normalise(p: Packet): Pkt {

@@ -90,6 +90,7 @@ export function applyEvent(p: ReconcilerState, e: PalisadeEvent): ReconcilerStat
       r.waves = e.waves;
       break;
     case 'HostTransition': {
+      const was = r.hosts[e.host]?.state;
       const baseline = e.to === 'applying' ? e.checks?.filter((c) => c.preexisting).map((c) => c.name) : r.hosts[e.host]?.baselineFailures;
       r.hosts[e.host] = {
         state: e.to,
@@ -100,7 +101,9 @@ export function applyEvent(p: ReconcilerState, e: PalisadeEvent): ReconcilerStat
         ...(baseline?.length ? { baselineFailures: baseline } : {}),
         ...(e.soakUntil !== undefined ? { soakUntil: e.soakUntil } : {}),
       };
-      r.confirmedOrder = r.confirmedOrder.filter((h) => h !== e.host);
+      // A host is in confirmedOrder exactly while its last transition was to `confirmed`, so
+      // only leaving that state needs the search (doing it on every event is quadratic).
+      if (was === 'confirmed') r.confirmedOrder = r.confirmedOrder.filter((h) => h !== e.host);
       if (e.to === 'confirmed') r.confirmedOrder.push(e.host);
       break;
     }

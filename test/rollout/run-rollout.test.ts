@@ -40,8 +40,8 @@ class FakeHost implements HostDriver {
 
 const tmp = useTmpDirs();
 
-async function rollout(hosts: FakeHost[], onFailure: 'halt' | 'rollback', waves = hosts.map((h) => ({ name: h.name, hosts: [h.name] }))) {
-  const dir = await tmp('palisade-run-rollout-');
+async function rollout(hosts: FakeHost[], onFailure: 'halt' | 'rollback', waves = hosts.map((h) => ({ name: h.name, hosts: [h.name] })), stateDir?: string) {
+  const dir = stateDir ?? (await tmp('palisade-run-rollout-'));
   const store = await openFileEventStore(path.join(dir, 'events'));
   let appends = 0;
   try {
@@ -89,6 +89,27 @@ describe('startRollout: what lands in the event log', () => {
     for (const t of undo) expect(t.reason).toMatch(/^undone because a later wave failed/);
     // …and so does the projection `palisade rollout status` shows, as the machine's output does.
     expect(project(events).revisions.get('r1')!.hosts.a!.reason).toBe(output.results.a!.reason);
+  });
+
+  it('applies only once the host\'s `applying` event and what it held before are on disk', async () => {
+    const dir = await tmp('palisade-run-rollout-');
+    const seen: string[] = [];
+    /** Looks at the disk, as a reconciler restarted at this instant would, before taking the ruleset. */
+    class Watchful extends FakeHost {
+      override async apply(ruleset: Ruleset) {
+        const log = await openFileEventStore(path.join(dir, 'events'), { readOnly: true });
+        const applying = (await log.read()).some((e) => e.type === 'HostTransition' && e.host === this.name && e.to === 'applying');
+        await log.close();
+        const before = await new BeforeSnapshots(path.join(dir, 'before')).get(this.name, 'r1');
+        seen.push(`${this.name}: applying ${applying}, before ${JSON.stringify(before)}`);
+        await super.apply(ruleset);
+      }
+    }
+    const hosts = Array.from({ length: 10 }, (_, i) => new Watchful(`h${i}`, false));
+    await hosts[3]!.restore('old table');
+    const { output } = await rollout(hosts, 'halt', [{ name: 'all', hosts: hosts.map((h) => h.name) }], dir);
+    expect(output.outcome).toBe('completed');
+    expect(seen.sort()).toEqual(hosts.map((h) => `${h.name}: applying true, before ${JSON.stringify({ snapshot: h.name === 'h3' ? 'old table' : null })}`).sort());
   });
 
   it('writes the transitions of hosts running together in shared appends, in order', async () => {
