@@ -101,10 +101,11 @@ export async function runReconcile(argv: string[], io: CommandIO): Promise<numbe
   try {
     if (values.store !== undefined) {
       // Loaded only in this mode: the embedded default never pulls in the etcd client.
-      const [{ parseStoreUrl }, { runWithLeaderElection }, { logSnapshots }] = await Promise.all([
+      const [{ parseStoreUrl }, { runWithLeaderElection }, { logSnapshots }, { EtcdBeforeSnapshots }] = await Promise.all([
         import('../etcd/client.js'),
         import('../etcd/ha-reconciler.js'),
         import('../etcd/log-snapshots.js'),
+        import('../etcd/before-snapshots.js'),
       ]);
       const endpoints = parseStoreUrl(values.store);
       const [feedHost, feedPort] = splitEndpoint(endpoints[0]!);
@@ -114,7 +115,7 @@ export async function runReconcile(argv: string[], io: CommandIO): Promise<numbe
         logger,
         signal: shutdown.signal,
         once: values.once,
-        term: async ({ store, drivers, signal }) => {
+        term: async ({ etcd, fence, store, drivers, signal }) => {
           const reconciler: Reconciler = new Reconciler({
             ...common,
             store,
@@ -122,6 +123,8 @@ export async function runReconcile(argv: string[], io: CommandIO): Promise<numbe
             // Agents must keep reaching etcd: that path is a failsafe check from every host.
             feedEndpoint: { host: feedHost, port: feedPort },
             snapshots: logSnapshots(store),
+            // In etcd, so the next leader can roll back what this one applied.
+            beforeSnapshots: new EtcdBeforeSnapshots(etcd, fence),
           });
           failed = (await serve(reconciler, signal, serveOptions)) || failed;
         },

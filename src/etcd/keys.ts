@@ -13,6 +13,7 @@
  *   /palisade/v1/hosts/<host>/status           what the agent did last (agent writes)
  *   /palisade/v1/hosts/<host>/facts            the host's interfaces (agent writes at start)
  *   /palisade/v1/hosts/<host>/alive            liveness, attached to the agent's lease
+ *   /palisade/v1/before/<revision>/<host>      what the host held before the revision (rollback target)
  */
 import { createHash } from 'node:crypto';
 
@@ -24,6 +25,9 @@ export const EVENTS_SNAPSHOT = `${ROOT}events-snapshot`;
 export const LEADER = `${ROOT}leader`;
 export const RULESETS = `${ROOT}rulesets/`;
 export const HOSTS = `${ROOT}hosts/`;
+export const BEFORE = `${ROOT}before/`;
+export const beforePrefix = (revision: string) => `${BEFORE}${revision}/`;
+export const beforeKey = (revision: string, host: string) => `${beforePrefix(revision)}${host}`;
 
 const SEQ_DIGITS = 20;
 export const eventKey = (seq: number) => `${EVENTS}${String(seq).padStart(SEQ_DIGITS, '0')}`;

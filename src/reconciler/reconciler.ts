@@ -14,7 +14,7 @@ import type { Logger } from '../log/logger.js';
 import type { PalisadeMetrics } from '../metrics.js';
 import type { FileCache } from '../model/load.js';
 import { readRepository, type PolicyRepository } from '../repository/repository.js';
-import { BeforeSnapshots } from '../rollout/before-snapshots.js';
+import { BeforeSnapshots, type BeforeSnapshotStore } from '../rollout/before-snapshots.js';
 import { fleetOf, resolveWaves, waveFailureBudgets, type RolloutConfig } from '../rollout/rollout-config.js';
 import { startRollout, type RolloutDeps, type RolloutHandle } from '../rollout/run-rollout.js';
 import { desiredStateOf, resourceKey } from '../state/desired-state.js';
@@ -39,6 +39,8 @@ export interface ReconcilerOptions {
   /** Clock hooks for tests and benchmarks. */
   now?: RolloutDeps['now'];
   clock?: RolloutDeps['clock'];
+  /** Where what each host held before a revision is kept (default: files under the state directory). */
+  beforeSnapshots?: BeforeSnapshotStore;
   /** Snapshots of the projection, so a restart replays only the events since the last one. */
   snapshots?: SnapshotStore;
   /** Prometheus metrics to keep current (git diff and reconcile durations, git errors). */
@@ -97,8 +99,11 @@ export class Reconciler {
   private busy: Promise<CommitResult[]> | null = null;
   private active: { revision: string; handle: RolloutHandle } | null = null;
 
+  private readonly beforeSnapshots: BeforeSnapshotStore;
+
   constructor(private readonly opts: ReconcilerOptions) {
     this.activeChecks = this.failsafeChecks();
+    this.beforeSnapshots = opts.beforeSnapshots ?? new BeforeSnapshots(stateLayout(opts.stateDir).before);
   }
 
   /** Every check a host runs for the current revision (failsafe ones first). */
@@ -302,7 +307,7 @@ export class Reconciler {
         store: this.opts.store,
         logger,
         drivers: this.opts.drivers,
-        snapshots: new BeforeSnapshots(stateLayout(this.opts.stateDir).before),
+        snapshots: this.beforeSnapshots,
         rulesetFor: (host, interfaces) => rulesetFor(compileContext, host, interfaces),
         checksFor: () => checks.all,
         reachabilityChecks: checks.reachability,
@@ -320,6 +325,7 @@ export class Reconciler {
     const watcher = config.onNewCommit === 'supersede' ? this.watchForNewerCommit(revision, handle) : null;
     try {
       const output = await handle.done;
+      await this.beforeSnapshots.discard(revision).catch((e: Error) => logger.warn({ event: 'SnapshotCleanupFailed', revision }, `removing the before-snapshots failed: ${e.message}`));
       return { revision, outcome: output.outcome, failedHosts: output.failedHosts };
     } finally {
       watcher?.stop();

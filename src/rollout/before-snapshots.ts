@@ -1,5 +1,5 @@
 import { constants } from 'node:fs';
-import { mkdir, open, type FileHandle } from 'node:fs/promises';
+import { type FileHandle, mkdir, open, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { decodeRecord, encodeRecord, HEADER_BYTES } from '../eventlog/record.js';
 import { readSegment } from '../eventlog/segment.js';
@@ -35,7 +35,22 @@ interface Pending {
  * apply in parallel, so snapshots queued while one write is on its way to disk go out together
  * in the next write with one fsync (group commit), not one file and one fsync per host.
  */
-export class BeforeSnapshots {
+/**
+ * What each host's table held before a revision touched it: what a rollback restores. Durable
+ * before the apply starts (so a reconciler that dies mid-apply can still undo it), first
+ * snapshot per (host, revision) wins (a resumed apply must not record its own half-done state as
+ * "before"). The embedded store keeps it on local disk; a highly available reconciler keeps it
+ * in etcd, so the leader that takes over can roll back what its predecessor applied.
+ */
+export interface BeforeSnapshotStore {
+  get(host: string, revision: string): Promise<{ snapshot: string | null } | undefined>;
+  /** Resolves once this host's first snapshot for the revision — this one or an earlier — is durable. */
+  putIfAbsent(host: string, revision: string, snapshot: string | null): Promise<void>;
+  /** The revision's rollout is over: its snapshots are no longer needed. */
+  discard(revision: string): Promise<void>;
+}
+
+export class BeforeSnapshots implements BeforeSnapshotStore {
   private readonly revisions = new Map<string, Promise<RevisionSnapshots>>();
 
   constructor(private readonly dir: string) {}
@@ -49,10 +64,19 @@ export class BeforeSnapshots {
     return (await this.revision(revision)).putIfAbsent(host, snapshot);
   }
 
+  async discard(revision: string): Promise<void> {
+    this.revisions.delete(revision);
+    await rm(this.fileOf(revision), { force: true });
+  }
+
+  private fileOf(revision: string): string {
+    return path.join(this.dir, `${encodeURIComponent(revision)}.snapshots`);
+  }
+
   private revision(revision: string): Promise<RevisionSnapshots> {
     let r = this.revisions.get(revision);
     if (!r) {
-      r = RevisionSnapshots.open(path.join(this.dir, `${encodeURIComponent(revision)}.snapshots`), this.dir);
+      r = RevisionSnapshots.open(this.fileOf(revision), this.dir);
       // A failed open is retried by the next caller rather than remembered.
       r.catch(() => this.revisions.delete(revision));
       this.revisions.set(revision, r);

@@ -8,14 +8,14 @@ import type { EventStore } from '../eventlog/store.js';
 import type { HostDriver, HostInterface, Ruleset } from '../hosts/host-driver.js';
 import type { Logger } from '../log/logger.js';
 import { resumePoint, type RevisionProgress } from '../state/projections.js';
-import type { BeforeSnapshots } from './before-snapshots.js';
+import type { BeforeSnapshotStore } from './before-snapshots.js';
 import type { RolloutConfig } from './rollout-config.js';
 
 export interface RolloutDeps {
   store: EventStore;
   logger: Logger;
   drivers: ReadonlyMap<string, HostDriver>;
-  snapshots: BeforeSnapshots;
+  snapshots: BeforeSnapshotStore;
   /** Compiles and renders the revision's ruleset for a host with the interfaces it has now. */
   rulesetFor(host: string, interfaces: HostInterface[]): Ruleset;
   /** Every check for a host; the failsafe checks come first. */

@@ -123,3 +123,32 @@ describe('etcd log snapshots for the reconciler', () => {
     expect(await logSnapshots(store).load('another-projection')).toBeNull();
   });
 });
+
+describe('before-snapshots in etcd (what a taking-over leader rolls back to)', () => {
+  it('keep the first snapshot per host and revision, survive a new client, and are discarded per revision', async () => {
+    const { EtcdBeforeSnapshots } = await import('../../src/etcd/before-snapshots.js');
+    await freshStore();
+    const first = new EtcdBeforeSnapshots(client);
+    await first.putIfAbsent('node-a', 'r1', 'table before');
+    await first.putIfAbsent('node-a', 'r1', 'half-applied: must not replace it');
+    await first.putIfAbsent('node-b', 'r1', null);
+    await first.putIfAbsent('node-a', 'r2', 'table before r2');
+    // Another process (the next leader) reads what this one wrote.
+    const next = new EtcdBeforeSnapshots(new EtcdClient(parseStoreUrl(etcd.localStoreUrl)));
+    expect(await next.get('node-a', 'r1')).toEqual({ snapshot: 'table before' });
+    expect(await next.get('node-b', 'r1')).toEqual({ snapshot: null });
+    expect(await next.get('node-c', 'r1')).toBeUndefined();
+    await next.discard('r1');
+    expect(await next.get('node-a', 'r1')).toBeUndefined();
+    expect(await next.get('node-a', 'r2')).toEqual({ snapshot: 'table before r2' });
+  });
+
+  it('refuse a deposed leader', async () => {
+    const { EtcdBeforeSnapshots } = await import('../../src/etcd/before-snapshots.js');
+    await freshStore();
+    await client.put(LEADER, 'someone else');
+    const stale = new EtcdBeforeSnapshots(client, { key: LEADER, createRevision: '1' });
+    await expect(stale.putIfAbsent('node-a', 'r1', 'x')).rejects.toMatchObject({ code: 'ETCD_NOT_LEADER' });
+    expect(await stale.get('node-a', 'r1')).toBeUndefined();
+  });
+});

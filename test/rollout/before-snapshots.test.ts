@@ -111,4 +111,16 @@ describe('BeforeSnapshots', () => {
     await writeFile(file, bytes);
     await expect(new BeforeSnapshots(dir).get('b', 'r1')).rejects.toThrow(BeforeSnapshotsError);
   });
+
+  it('forgets a finished revision: its file is removed, and a later put starts afresh', async () => {
+    const dir = await tmp();
+    const s = new BeforeSnapshots(dir);
+    await s.putIfAbsent('node-a', 'r1', 'old');
+    await s.putIfAbsent('node-a', 'r2', 'other');
+    await s.discard('r1');
+    expect((await readdir(dir)).sort()).toEqual(['r2.snapshots']);
+    expect(await new BeforeSnapshots(dir).get('node-a', 'r1')).toBeUndefined();
+    await s.putIfAbsent('node-a', 'r1', 'new');
+    expect(await new BeforeSnapshots(dir).get('node-a', 'r1')).toEqual({ snapshot: 'new' });
+  });
 });

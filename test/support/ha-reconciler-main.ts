@@ -5,6 +5,7 @@
  */
 import path from 'node:path';
 import { CheckSpec } from '../../src/checks/check-spec.js';
+import { EtcdBeforeSnapshots } from '../../src/etcd/before-snapshots.js';
 import { runWithLeaderElection } from '../../src/etcd/ha-reconciler.js';
 import { openGitSource } from '../../src/git/source.js';
 import { readHostsFile } from '../../src/hosts/hosts-file.js';
@@ -26,7 +27,7 @@ await runWithLeaderElection({
   signal: shutdown.signal,
   leaseTtlS: 2,
   confirmMs: 10_000,
-  term: async ({ store, drivers, signal }) => {
+  term: async ({ etcd, fence, store, drivers, signal }) => {
     // The in-process agents have no sshd: the test's service stands in for the failsafe check.
     const reconciler: Reconciler = new Reconciler({
       git,
@@ -35,6 +36,7 @@ await runWithLeaderElection({
       stateDir,
       drivers: drivers(hostsFile, (host) => reconciler.checksFor(host)),
       failsafeChecks: checks,
+      beforeSnapshots: new EtcdBeforeSnapshots(etcd, fence),
       pollIntervalMs: 100,
     });
     await reconciler.load();
