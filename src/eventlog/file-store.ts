@@ -5,7 +5,7 @@ import { EventLogError } from './errors.js';
 import { PalisadeEvent, type EventDraft } from './events.js';
 import { acquireWriterLock } from './lock.js';
 import { encodeRecord } from './record.js';
-import { readSegment, type Damage } from './segment.js';
+import { readSegment, syncDir, type Damage } from './segment.js';
 import type { EventStore } from './store.js';
 
 export interface FileEventStoreOptions {
@@ -395,13 +395,4 @@ class FileStore implements FileEventStore {
 /** Records are validated on append and checksummed on disk, so replay trusts them: JSON.parse only. */
 function parse(payload: Buffer): PalisadeEvent {
   return JSON.parse(payload.toString('utf8')) as PalisadeEvent;
-}
-
-async function syncDir(dir: string): Promise<void> {
-  const fh = await open(dir, 'r');
-  try {
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
 }

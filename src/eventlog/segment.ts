@@ -68,3 +68,13 @@ async function describeDamage(fh: import('node:fs/promises').FileHandle, offset:
   const { bytesRead } = await fh.read(rest, 0, rest.length, offset);
   return { offset, reason, intactAfter: findIntactRecordAfter(rest.subarray(0, bytesRead), 1) !== -1 };
 }
+
+/** fsync a directory, so a file created (or renamed) in it survives a crash as an entry, not only as data. */
+export async function syncDir(dir: string): Promise<void> {
+  const fh = await open(dir, 'r');
+  try {
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+}

@@ -2,7 +2,7 @@ import { constants } from 'node:fs';
 import { type FileHandle, mkdir, open, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { decodeRecord, encodeRecord, HEADER_BYTES } from '../eventlog/record.js';
-import { readSegment } from '../eventlog/segment.js';
+import { readSegment, syncDir } from '../eventlog/segment.js';
 
 export class BeforeSnapshotsError extends Error {
   readonly code = 'BEFORE_SNAPSHOTS_CORRUPT';
@@ -204,14 +204,5 @@ class RevisionSnapshots {
       // Everything acknowledged is already synced; a failing close cannot take it back.
       await fh?.close().catch(() => undefined);
     }
-  }
-}
-
-async function syncDir(dir: string): Promise<void> {
-  const fh = await open(dir, 'r');
-  try {
-    await fh.sync();
-  } finally {
-    await fh.close();
   }
 }

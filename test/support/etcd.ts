@@ -165,20 +165,24 @@ async function freePorts(n: number): Promise<number[]> {
 }
 
 /** A loopback port here whose connections are piped to a unix socket. */
+/** Joins two sockets both ways; either ending ends both. Tracked so a cut or close can drop them. */
+function splice(client: net.Socket, upstream: net.Socket, sockets: Set<net.Socket>): void {
+  sockets.add(client).add(upstream);
+  const end = () => {
+    client.destroy();
+    upstream.destroy();
+    sockets.delete(client);
+    sockets.delete(upstream);
+  };
+  client.on('error', end).on('close', end);
+  upstream.on('error', end).on('close', end);
+  client.pipe(upstream).pipe(client);
+}
+
 async function forward(socketPath: string, servers: net.Server[]): Promise<string> {
   const sockets = new Set<net.Socket>();
   const server = net.createServer((client) => {
-    const upstream = net.connect(socketPath);
-    sockets.add(client).add(upstream);
-    const end = () => {
-      client.destroy();
-      upstream.destroy();
-      sockets.delete(client);
-      sockets.delete(upstream);
-    };
-    client.on('error', end).on('close', end);
-    upstream.on('error', end).on('close', end);
-    client.pipe(upstream).pipe(client);
+    splice(client, net.connect(socketPath), sockets);
   });
   const close = server.close.bind(server);
   server.close = (cb) => {
@@ -205,17 +209,7 @@ export async function startTcpProxy(target: string): Promise<TcpProxy> {
   let cut = false;
   const server = net.createServer((client) => {
     if (cut) return void client.destroy();
-    const upstream = net.connect(port, host);
-    sockets.add(client).add(upstream);
-    const end = () => {
-      client.destroy();
-      upstream.destroy();
-      sockets.delete(client);
-      sockets.delete(upstream);
-    };
-    client.on('error', end).on('close', end);
-    upstream.on('error', end).on('close', end);
-    client.pipe(upstream).pipe(client);
+    splice(client, net.connect(port, host), sockets);
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const dropAll = () => {
