@@ -1,10 +1,11 @@
-import { assign, fromPromise, setup } from 'xstate';
+import { assign, fromCallback, fromPromise, setup, type EventObject } from 'xstate';
 import type { CheckOutcome } from '../src/eventlog/events.js';
+import type { SoakEvent, SoakInput } from './soak.js';
 
 /**
  * One host's part in a rollout of one revision. Pure definition: the effects (preflight,
- * apply, verify, restore) are actors injected with `.provide()`, so the machine runs the same
- * against the kernel, the simulator and the tests.
+ * apply, verify, restore, and the soak's check rounds, see `soakRounds`) are actors injected with
+ * `.provide()`, so the machine runs the same against the kernel, the simulator and the tests.
  *
  *   queued → preflight → applying → verifying → soaking → confirmed
  *                 │          └──────────┴──────────┴──→ rollingBack → verifyingRollback → rolledBack | failed
@@ -79,7 +80,7 @@ export const hostMachine = setup({
   types: {
     input: {} as HostInput,
     context: {} as HostContext,
-    events: {} as { type: 'START' },
+    events: {} as { type: 'START' } | SoakEvent,
     output: {} as HostOutput,
   },
   actors: {
@@ -87,12 +88,14 @@ export const hostMachine = setup({
     apply: notProvided<{ rulesetHash: string }>('apply'),
     verify: notProvided<CheckRound>('verify'),
     restore: notProvided<{ rulesetHash: string }>('restore'),
+    soak: fromCallback<EventObject, SoakInput, SoakEvent>(() => {
+      throw new Error("host machine: effect 'soak' was not provided");
+    }),
   },
   delays: {
     // Deadlines are data (soakUntil), not pending timers: a machine restored after a crash
     // re-arms the remaining time. The clock is replaceable through `.provide()`.
     soakRemaining: ({ context }) => Math.max(0, (context.soakUntil ?? 0) - Date.now()),
-    soakInterval: ({ context }) => context.soakIntervalMs,
   },
   actions: {
     startSoak: assign({ soakUntil: ({ context }) => context.soakUntil ?? Date.now() + context.soakMs }),
@@ -181,28 +184,25 @@ export const hostMachine = setup({
     },
     soaking: {
       entry: 'startSoak',
-      initial: 'waiting',
       after: { soakRemaining: 'confirmed' },
-      states: {
-        waiting: { after: { soakInterval: 'checking' } },
-        checking: {
-          invoke: {
-            id: 'soakCheck',
-            src: 'verify',
-            input: ({ context }) => ({ host: context.host, revision: context.revision }),
-            onDone: [
-              { guard: ({ event }) => event.output.ok, target: 'waiting', actions: assign({ checks: ({ event }) => event.output.checks }) },
-              {
-                target: '#host.rollingBack',
-                actions: assign({
-                  checks: ({ event }) => event.output.checks,
-                  reason: ({ event }) => `checks failed during soak: ${failedChecks(event.output.checks)}`,
-                }),
-              },
-            ],
-            onError: { target: '#host.rollingBack', actions: assign({ reason: ({ event }) => `verify failed: ${errorText(event.error)}` }) },
+      invoke: {
+        id: 'soak',
+        src: 'soak',
+        input: ({ context }) => ({ host: context.host, revision: context.revision, intervalMs: context.soakIntervalMs }),
+        onError: { target: 'rollingBack', actions: assign({ reason: ({ event }) => `verify failed: ${errorText(event.error)}` }) },
+      },
+      on: {
+        'SOAK.ROUND': [
+          { guard: ({ event }) => event.round.ok, actions: assign({ checks: ({ event }) => event.round.checks }) },
+          {
+            target: 'rollingBack',
+            actions: assign({
+              checks: ({ event }) => event.round.checks,
+              reason: ({ event }) => `checks failed during soak: ${failedChecks(event.round.checks)}`,
+            }),
           },
-        },
+        ],
+        'SOAK.ERROR': { target: 'rollingBack', actions: assign({ reason: ({ event }) => `verify failed: ${errorText(event.error)}` }) },
       },
     },
     rollingBack: {

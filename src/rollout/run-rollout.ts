@@ -1,5 +1,6 @@
 import { createActor, fromPromise, toPromise, type AnyActorRef, type InspectionEvent } from 'xstate';
 import { hostMachineWithClock, type CheckRound, type EffectInput, type HostResult, type PreflightResult } from '../../machines/host.js';
+import { soakRounds } from '../../machines/soak.js';
 import { rolloutMachine, type RolloutEvent, type RolloutOutput, type Wave } from '../../machines/rollout.js';
 import type { CheckSpec } from '../checks/check-spec.js';
 import { runChecks } from '../checks/run-checks.js';
@@ -119,6 +120,8 @@ export function startRollout(
     return { ok: checks.every((c) => c.ok || c.preexisting), checks };
   };
 
+  const verify = (input: EffectInput) => withTimeout('verification', config.timeouts.verify, round(input.host));
+
   const host = hostMachineWithClock(now).provide({
     actors: {
       preflight: fromPromise<PreflightResult, EffectInput>(async ({ input }) => {
@@ -153,7 +156,8 @@ export function startRollout(
           })(),
         );
       }),
-      verify: fromPromise<CheckRound, EffectInput>(({ input }) => withTimeout('verification', config.timeouts.verify, round(input.host))),
+      verify: fromPromise<CheckRound, EffectInput>(({ input }) => verify(input)),
+      soak: soakRounds(deps.clock ?? { setTimeout, clearTimeout }, verify),
       restore: fromPromise<{ rulesetHash: string }, EffectInput>(async ({ input }) => {
         await recorder.flush();
         const before = await deps.snapshots.get(input.host, revision);

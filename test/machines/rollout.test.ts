@@ -2,12 +2,17 @@ import { describe, expect, it } from 'vitest';
 import { createActor, fromPromise, toPromise } from 'xstate';
 import { hostMachine, type CheckRound, type EffectInput, type PreflightResult } from '../../machines/host.js';
 import { rolloutMachine, type RolloutInput } from '../../machines/rollout.js';
+import { soakRounds } from '../../machines/soak.js';
 
 /** A fleet where `bad` hosts fail verification after apply; every effect call is recorded. */
 function fleet(bad: Set<string>, unreachable = new Set<string>()) {
   const calls: string[] = [];
   const applied = new Set<string>();
   const round = (ok: boolean): CheckRound => ({ ok, checks: [{ name: 'tcp/22', ok, detail: ok ? 'connected' : 'timed out' }] });
+  const verify = async (input: EffectInput) => {
+    calls.push(`verify ${input.host}`);
+    return round(!(bad.has(input.host) && applied.has(input.host)));
+  };
   const host = hostMachine.provide({
     actors: {
       preflight: fromPromise(async ({ input }: { input: EffectInput }) => {
@@ -19,10 +24,8 @@ function fleet(bad: Set<string>, unreachable = new Set<string>()) {
         applied.add(input.host);
         return { rulesetHash: `h-${input.revision}` };
       }),
-      verify: fromPromise(async ({ input }: { input: EffectInput }) => {
-        calls.push(`verify ${input.host}`);
-        return round(!(bad.has(input.host) && applied.has(input.host)));
-      }),
+      verify: fromPromise(({ input }: { input: EffectInput }) => verify(input)),
+      soak: soakRounds({ setTimeout, clearTimeout }, verify),
       restore: fromPromise(async ({ input }: { input: EffectInput }) => {
         calls.push(`restore ${input.host}`);
         applied.delete(input.host);
@@ -97,6 +100,7 @@ describe('rollout machine', () => {
           return { rulesetHash: 'x' };
         }),
         verify: fromPromise<CheckRound, EffectInput>(async () => ({ ok: true, checks: [] })),
+        soak: soakRounds({ setTimeout, clearTimeout }, async () => ({ ok: true, checks: [] })),
         restore: fromPromise<{ rulesetHash: string }, EffectInput>(async () => ({ rulesetHash: 'x' })),
       },
     });
@@ -164,6 +168,7 @@ describe('rollout machine', () => {
           throw new Error('must not apply');
         }),
         verify: fromPromise<CheckRound, EffectInput>(async () => ({ ok: true, checks: [] })),
+        soak: soakRounds({ setTimeout, clearTimeout }, async () => ({ ok: true, checks: [] })),
         restore: fromPromise<{ rulesetHash: string }, EffectInput>(async () => ({ rulesetHash: 'x' })),
       },
     });

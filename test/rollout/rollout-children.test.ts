@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { createActor, fromPromise, toPromise } from 'xstate';
 import { hostMachine, type CheckRound, type EffectInput } from '../../machines/host.js';
 import { rolloutMachine, type RolloutInput } from '../../machines/rollout.js';
+import { soakRounds } from '../../machines/soak.js';
 
 /**
  * A rollout keeps only in-flight host actors as children. Settled ones used to stay, so every
@@ -11,11 +12,13 @@ import { rolloutMachine, type RolloutInput } from '../../machines/rollout.js';
 const round = (ok: boolean): CheckRound => ({ ok, checks: [{ name: 'tcp/22', ok, detail: ok ? 'open' : 'timed out' }] });
 
 function run(over: Partial<RolloutInput>, failing = new Set<string>()) {
+  const verify = async (input: EffectInput) => round(!failing.has(input.host));
   const host = hostMachine.provide({
     actors: {
       preflight: fromPromise(async () => round(true)),
       apply: fromPromise(async () => ({ rulesetHash: 'h' })),
-      verify: fromPromise(async ({ input }: { input: EffectInput }) => round(!failing.has(input.host))),
+      verify: fromPromise(({ input }: { input: EffectInput }) => verify(input)),
+      soak: soakRounds({ setTimeout, clearTimeout }, verify),
       restore: fromPromise(async () => ({ rulesetHash: 'previous' })),
     },
   });
