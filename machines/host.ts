@@ -240,7 +240,6 @@ export const hostMachine = setup({
   },
 });
 
-export type HostState = 'queued' | 'preflight' | 'applying' | 'verifying' | 'soaking' | 'rollingBack' | 'verifyingRollback' | HostResult;
 
 /**
  * The host machine on a given clock: soak deadlines are computed from `now`, so tests and the

@@ -48,7 +48,6 @@ export const CheckSpec = z
   ])
   .transform(({ timeout, ...check }) => (timeout === undefined ? check : { ...check, timeoutMs: Math.max(1, timeout) }));
 export type CheckSpec = z.output<typeof CheckSpec>;
-export type CheckKind = CheckSpec['kind'];
 
 /** The check that is always on: SSH from the management network must keep working. */
 export const SSH_FAILSAFE_CHECK: CheckSpec = CheckSpec.parse({ name: 'ssh-from-management', kind: 'ssh', port: 22 });

@@ -10,13 +10,11 @@ export interface CheckPolicy {
   retryDelayMs: number;
 }
 
-export const DEFAULT_CHECK_POLICY: CheckPolicy = { attempts: 3, retryDelayMs: 200 };
-
 /** Runs every check (retrying failures) and reports the round as one result. */
 export async function runChecks(
   checks: readonly CheckSpec[],
   runOne: (check: CheckSpec) => Promise<CheckOutcome>,
-  policy: CheckPolicy = DEFAULT_CHECK_POLICY,
+  policy: CheckPolicy,
 ): Promise<CheckRound> {
   const outcomes = await Promise.all(
     checks.map(async (check) => {

@@ -151,10 +151,6 @@ export class Reconciler {
     return this.opts.pollIntervalMs ?? 1000;
   }
 
-  /** The revision being rolled out right now, if any. */
-  get activeRevision(): string | null {
-    return this.active?.revision ?? null;
-  }
 
   /** Processes every commit not yet finished. Concurrent calls share one pass. */
   reconcile(): Promise<CommitResult[]> {

@@ -113,6 +113,17 @@ export function startRollout(
   // Checks that already failed before the change are reported but never blamed on it.
   const resume = resumeFrom ? resumePoint(resumeFrom) : undefined;
   const preexisting = new Map<string, Set<string>>(Object.entries(resume?.baselineFailures ?? {}).map(([h, names]) => [h, new Set(names)]));
+  // Preflight (dry run) and apply need the same ruleset; compile and render it once unless the
+  // host's interfaces changed in between.
+  const rulesets = new Map<string, { interfaces: string; ruleset: Ruleset }>();
+  const rulesetFor = (host: string, interfaces: HostInterface[]): Ruleset => {
+    const key = JSON.stringify(interfaces);
+    const known = rulesets.get(host);
+    if (known?.interfaces === key) return known.ruleset;
+    const ruleset = deps.rulesetFor(host, interfaces);
+    rulesets.set(host, { interfaces: key, ruleset });
+    return ruleset;
+  };
   const round = async (host: string): Promise<CheckRound> => {
     const known = preexisting.get(host) ?? new Set<string>();
     const result = await runChecks(deps.checksFor(host), (check) => driver(host).check(check), { attempts: config.checkAttempts, retryDelayMs: 200 });
@@ -133,7 +144,7 @@ export function startRollout(
         if (!reachable) return { ok: false, checks };
         const d = driver(input.host);
         if (d.dryRun) {
-          const ruleset = deps.rulesetFor(input.host, await d.readInterfaces());
+          const ruleset = rulesetFor(input.host, await d.readInterfaces());
           const refusal = await d.dryRun(ruleset);
           if (refusal) return { ok: false, checks, rejected: refusal };
         }
@@ -145,7 +156,7 @@ export function startRollout(
           'apply',
           config.timeouts.apply,
           (async () => {
-            const ruleset = deps.rulesetFor(input.host, await d.readInterfaces());
+            const ruleset = rulesetFor(input.host, await d.readInterfaces());
             // Both must be on disk before the apply; neither needs the other first (a snapshot
             // without its `applying` event is simply found again when the host is retried), so
             // their fsyncs overlap.

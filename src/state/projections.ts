@@ -3,7 +3,7 @@ import type { RolloutOutcome } from '../../machines/rollout.js';
 import type { CheckOutcome, PalisadeEvent } from '../eventlog/events.js';
 import type { Projection as SnapshotProjection } from '../eventlog/snapshot.js';
 import type { Resource } from '../model/schemas.js';
-import { desiredStateOf, type DesiredState, type SourceLocation } from './desired-state.js';
+import type { SourceLocation } from './desired-state.js';
 
 /**
  * Read models rebuilt by replaying the event log. They are pure folds so restart, `palisade
@@ -152,9 +152,6 @@ export function revisionOutcome(r: RevisionProgress): string {
 
 export const project = (events: readonly PalisadeEvent[], from: ReconcilerState = emptyReconcilerState()): ReconcilerState => events.reduce(applyEvent, from);
 
-export function desiredStateFromProjection(p: ReconcilerState): DesiredState {
-  return desiredStateOf([...p.resources.values()]);
-}
 
 /** A revision is finished when it was rejected or its rollout reached an outcome. */
 export const isFinished = (r: RevisionProgress | undefined): boolean => !!r && (r.rejected || r.outcome !== null);
