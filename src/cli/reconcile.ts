@@ -35,7 +35,8 @@ const USAGE = `usage: palisade reconcile --repo PATH|URL --state DIR --hosts FIL
   --once                process the commits not yet processed, then exit (no HTTP server)
 
 Environment: PALISADE_WEBHOOK_SECRET (HMAC secret of POST /hooks/git), PALISADE_CONTROL_TOKEN
-(bearer token for POST /rollout/<action> from non-loopback clients), PALISADE_GIT_USERNAME,
+(bearer token for POST /rollout/<action>; when set, it is required from loopback clients too),
+PALISADE_GIT_USERNAME,
 PALISADE_GIT_PASSWORD / PALISADE_GIT_TOKEN (remote repositories).
 
 How each revision rolls out (waves, soak, failure policy, checks) is read from palisade.yaml in
@@ -178,7 +179,7 @@ async function serve(
         ...opts.listen,
         registry: opts.metrics.registry,
         logger,
-        ready: () => ready || reconciler.state.lastSeq > 0,
+        ready: () => (ready || reconciler.state.lastSeq > 0 ? { ready: true } : { ready: false, reason: 'the first reconcile pass has not finished' }),
         onGitHook: () => loop.trigger(),
         ...(process.env.PALISADE_WEBHOOK_SECRET ? { webhookSecret: process.env.PALISADE_WEBHOOK_SECRET } : {}),
         ...(process.env.PALISADE_CONTROL_TOKEN ? { controlToken: process.env.PALISADE_CONTROL_TOKEN } : {}),
