@@ -6,6 +6,7 @@ import { renderNft, rulesetHash } from '../dataplane/index.js';
 import { createDriftMonitor, type DriftMonitor } from '../dataplane/drift-monitor.js';
 import type { EventDraft, ResourceChange } from '../eventlog/events.js';
 import { stateLayout } from '../eventlog/layout.js';
+import { EventLogError } from '../eventlog/errors.js';
 import type { EventStore } from '../eventlog/store.js';
 import type { CommitInfo, GitSource } from '../git/source.js';
 import type { HostResult } from '../../machines/host.js';
@@ -212,7 +213,18 @@ export class Reconciler {
     return [...files].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([path, content]) => ({ path, content }));
   }
 
+  /**
+   * Stops the running rollout at once (this process is no longer the leader): no host starts
+   * another step and nothing more is recorded; the next leader resumes from the log.
+   */
+  interrupt(reason: Error): void {
+    this.active?.handle.interrupt(reason);
+  }
+
   private async pass(): Promise<CommitResult[]> {
+    // Nothing starts while the log cannot record it; the store says when it can again.
+    const health = this.opts.store.health?.();
+    if (health && !health.writable) throw new EventLogError('EVENTLOG_IO', health.reason);
     try {
       return await this.passOnce();
     } catch (e) {
