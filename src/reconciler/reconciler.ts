@@ -1,4 +1,5 @@
 import { CheckSpec, SSH_FAILSAFE_CHECK } from '../checks/check-spec.js';
+import { WarmProbers } from '../checks/probes/warm-prober.js';
 import { compileHostIn } from '../compiler/compile.js';
 import { CompileCache } from '../compiler/cache.js';
 import { CompileContext } from '../compiler/context.js';
@@ -249,7 +250,21 @@ export class Reconciler {
     return events;
   }
 
+  /**
+   * The revision's warm probers start now, while its files are read and compiled, so the first
+   * baseline check does not wait for them; they end with the revision.
+   */
   private async processRevision(commit: CommitInfo, newerKnown: boolean): Promise<CommitResult> {
+    const probers = new WarmProbers();
+    for (const d of this.opts.drivers.values()) d.warmUp?.(probers);
+    try {
+      return await this.rollOutRevision(commit, newerKnown, probers);
+    } finally {
+      await probers.close();
+    }
+  }
+
+  private async rollOutRevision(commit: CommitInfo, newerKnown: boolean, probers: WarmProbers): Promise<CommitResult> {
     const { logger } = this.opts;
     const revision = commit.oid;
     const log = logger.child({ revision });
@@ -308,6 +323,7 @@ export class Reconciler {
         checksFor: () => checks.all,
         reachabilityChecks: checks.reachability,
         attempt: progress.attempt,
+        probers,
         observer: {
           applying: (host, ruleset) => this.inFlight.set(host, ruleset.text || null),
           settled: (host, result) => this.noteSettled(host, result, revision),
