@@ -1,10 +1,10 @@
 import { createActor, fromPromise, toPromise, type AnyActorRef, type InspectionEvent } from 'xstate';
-import { hostMachineWithClock, type CheckRound, type EffectInput, type HostResult, type PreflightResult } from '../../machines/host.js';
+import { hostMachineWithClock, type CheckRound, type EffectInput, type PreflightResult } from '../../machines/host.js';
 import { soakRounds } from '../../machines/soak.js';
-import { rolloutMachine, type RolloutEvent, type RolloutOutput, type Wave } from '../../machines/rollout.js';
+import { rolloutMachine, type RolloutEvent, type RolloutOutput } from '../../machines/rollout.js';
 import type { CheckSpec } from '../checks/check-spec.js';
 import { runChecks } from '../checks/run-checks.js';
-import type { CheckOutcome, EventDraft } from '../eventlog/events.js';
+import type { CheckOutcome, EventDraft, HostResult, Wave } from '../eventlog/events.js';
 import type { EventStore } from '../eventlog/store.js';
 import type { HostDriver, HostInterface, Ruleset } from '../hosts/host-driver.js';
 import type { Logger } from '../log/logger.js';
