@@ -146,6 +146,23 @@ export const HostTransition = z.object({
   soakUntil: z.number().optional(),
 });
 
+/**
+ * A new run of a host's machine begins, at `queued`, for a host the log already has in `from`:
+ * the reconciler restarted (or a new leader took over) with the host mid-step, or a confirmed
+ * host is undone because a later wave failed. Every `HostTransition` after it is an edge of the
+ * host machine again, starting from `queued`, so the path in the log reads as it happened.
+ */
+export const HostResumed = z.object({
+  ...Envelope,
+  type: z.literal('HostResumed'),
+  host: z.string(),
+  wave: z.number().int().nonnegative(),
+  /** The host's state in the log when the new run began. */
+  from: z.string(),
+  cause: z.enum(['restart', 'undo']),
+  reason: z.string().optional(),
+});
+
 export const RolloutFinished = z.object({
   ...Envelope,
   type: z.literal('RolloutFinished'),
@@ -181,6 +198,7 @@ export const PalisadeEvent = z.discriminatedUnion('type', [
   HistoryRewritten,
   RolloutStarted,
   HostTransition,
+  HostResumed,
   RolloutFinished,
   RolloutControl,
   DriftDetected,

@@ -18,6 +18,8 @@ export interface HostProgress {
   baselineFailures?: string[];
   /** While soaking: when the soak ends (epoch ms). */
   soakUntil?: number;
+  /** Events recorded for the host in this attempt: numbers the next one's key, so a state entered again is recorded again. */
+  steps: number;
 }
 
 export interface RevisionProgress {
@@ -98,11 +100,20 @@ export function applyEvent(p: ReconcilerState, e: PalisadeEvent): ReconcilerStat
         ...(e.rulesetHash !== undefined ? { rulesetHash: e.rulesetHash } : {}),
         ...(baseline?.length ? { baselineFailures: baseline } : {}),
         ...(e.soakUntil !== undefined ? { soakUntil: e.soakUntil } : {}),
+        steps: (r.hosts[e.host]?.steps ?? 0) + 1,
       };
       // A host is in confirmedOrder exactly while its last transition was to `confirmed`, so
       // only leaving that state needs the search (doing it on every event is quadratic).
       if (was === 'confirmed') r.confirmedOrder = r.confirmedOrder.filter((h) => h !== e.host);
       if (e.to === 'confirmed') r.confirmedOrder.push(e.host);
+      break;
+    }
+    case 'HostResumed': {
+      // The state stays what the log last said until the new run's first transition: a crash in
+      // between resumes the host from there again.
+      const h = r.hosts[e.host];
+      if (h) h.steps += 1;
+      else r.hosts[e.host] = { state: e.from, wave: e.wave, steps: 1 };
       break;
     }
     case 'RolloutFinished':
@@ -128,7 +139,8 @@ export function applyEvent(p: ReconcilerState, e: PalisadeEvent): ReconcilerStat
 /** The reconciler's fold as a snapshot-able projection (`replay()` restores it in bounded time). */
 export const reconcilerProjection: SnapshotProjection<ReconcilerState> = {
   name: 'reconciler',
-  version: 1,
+  // 2: hosts count their steps (HostResumed).
+  version: 2,
   init: emptyReconcilerState,
   apply: applyEvent,
   encode: (p) => ({ ...p, revisions: [...p.revisions], resources: [...p.resources] }),
