@@ -1,11 +1,11 @@
 import { createActor, fromPromise, toPromise, type AnyActorRef, type InspectionEvent } from 'xstate';
-import { hostMachineWithClock, type CheckRound, type EffectInput, type HostResult, type PreflightResult } from '../../machines/host.js';
+import { hostMachineWithClock, type CheckRound, type EffectInput, type PreflightResult } from '../../machines/host.js';
 import { soakRounds } from '../../machines/soak.js';
-import { rolloutMachine, type RolloutEvent, type RolloutOutput, type Wave } from '../../machines/rollout.js';
+import { rolloutMachine, type RolloutEvent, type RolloutOutput } from '../../machines/rollout.js';
 import type { CheckSpec } from '../checks/check-spec.js';
 import { runChecks } from '../checks/run-checks.js';
 import { WarmProbers } from '../checks/probes/warm-prober.js';
-import type { CheckOutcome, EventDraft } from '../eventlog/events.js';
+import type { CheckOutcome, EventDraft, HostResult, Wave } from '../eventlog/events.js';
 import type { EventStore } from '../eventlog/store.js';
 import type { HostDriver, HostInterface, Ruleset } from '../hosts/host-driver.js';
 import type { Logger } from '../log/logger.js';
@@ -229,7 +229,27 @@ export function startRollout(
   }
 
   const lastState = new Map<string, string>();
+  const steps = new Map(Object.entries(resumeFrom?.hosts ?? {}).map(([h, p]) => [h, p.steps ?? 0] as const));
+  // Host transitions are numbered per host: a state entered again (a run resumed after a crash,
+  // an undo) is a new event with its own key, never mistaken for the first one.
+  const stepKey = (name: string, what: string) => {
+    const n = (steps.get(name) ?? 0) + 1;
+    steps.set(name, n);
+    return keyOf(`host:${name}:${n}:${what}`);
+  };
+  const runs = new Set<string>();
   const waveOf = new Map(waves.flatMap((w, i) => w.hosts.map((h) => [h, i] as const)));
+  /** A host actor seen for the first time is a new run of the host machine, which starts at `queued`. */
+  const beginRun = (id: string, name: string, wave: number) => {
+    runs.add(id);
+    const prior = lastState.get(name) ?? resumeFrom?.hosts[name]?.state;
+    lastState.set(name, 'queued');
+    if (prior === undefined || prior === 'queued') return;
+    const cause = id.startsWith('undo:') ? 'undo' : 'restart';
+    const reason = cause === 'undo' ? 'undone because a later wave failed' : `the reconciler restarted while the host was in ${prior}`;
+    recorder.record({ type: 'HostResumed', revision, key: stepKey(name, `resumed:${prior}`), host: name, wave, from: prior, cause, reason });
+    log.info({ event: 'HostResumed', host: name, wave, from: prior, cause }, `${name}: ${reason}`);
+  };
   const record = (ref: AnyActorRef, snapshot: unknown) => {
     const id = ref.id;
     const snap = snapshot as {
@@ -239,7 +259,8 @@ export function startRollout(
     const to = typeof snap.value === 'string' ? snap.value : Object.keys(snap.value)[0]!;
     const { host: name, reason, checks, rulesetHash, soakUntil } = snap.context;
     const wave = waveOf.get(name) ?? 0;
-    const from = lastState.get(name) ?? resumeFrom?.hosts[name]?.state ?? 'queued';
+    if (!runs.has(id)) beginRun(id, name, wave);
+    const from = lastState.get(name)!;
     if (from === to) return;
     lastState.set(name, to);
     const undo = id.startsWith('undo:');
@@ -248,7 +269,7 @@ export function startRollout(
     recorder.record({
       type: 'HostTransition',
       revision,
-      key: keyOf(`host:${name}:${undo ? 'undo:' : ''}${from}->${to}`),
+      key: stepKey(name, `${from}->${to}`),
       host: name,
       wave,
       from,
