@@ -1,6 +1,4 @@
-import type { HostOutput, HostResult, ResumableState } from '../../machines/host.js';
-import type { RolloutOutcome } from '../../machines/rollout.js';
-import type { CheckOutcome, PalisadeEvent } from '../eventlog/events.js';
+import { isHostResult, type CheckOutcome, type HostOutput, type PalisadeEvent, type ResumableState, type RolloutOutcome } from '../eventlog/events.js';
 import type { Projection as SnapshotProjection } from '../eventlog/snapshot.js';
 import type { Resource } from '../model/schemas.js';
 import type { SourceLocation } from './desired-state.js';
@@ -168,7 +166,6 @@ export const project = (events: readonly PalisadeEvent[], from: ReconcilerState 
 /** A revision is finished when it was rejected or its rollout reached an outcome. */
 export const isFinished = (r: RevisionProgress | undefined): boolean => !!r && (r.rejected || r.outcome !== null);
 
-const TERMINAL: ReadonlySet<string> = new Set<HostResult>(['confirmed', 'rolledBack', 'failed', 'unreachable', 'rejected']);
 const RESUME_AT: Record<string, ResumableState> = {
   applying: 'applying',
   verifying: 'verifying',
@@ -190,7 +187,7 @@ export function resumePoint(r: RevisionProgress): {
   const inFlight: Record<string, { state: ResumableState; soakUntil: number | null }> = {};
   const baselineFailures: Record<string, string[]> = {};
   for (const [host, h] of Object.entries(r.hosts)) {
-    if (TERMINAL.has(h.state)) settled[host] = { host, result: h.state as HostResult, reason: h.reason ?? null, checks: h.checks ?? [] };
+    if (isHostResult(h.state)) settled[host] = { host, result: h.state, reason: h.reason ?? null, checks: h.checks ?? [] };
     else if (RESUME_AT[h.state]) inFlight[host] = { state: RESUME_AT[h.state]!, soakUntil: h.state === 'soaking' ? (h.soakUntil ?? null) : null };
     if (h.baselineFailures) baselineFailures[host] = h.baselineFailures;
   }
