@@ -117,7 +117,10 @@ export async function runReconcile(argv: string[], io: CommandIO): Promise<numbe
         import('../etcd/before-snapshots.js'),
       ]);
       const endpoints = parseStoreUrl(values.store);
-      const [feedHost, feedPort] = splitEndpoint(endpoints[0]!);
+      const feedEndpoints = endpoints.map((e) => {
+        const [host, port] = splitEndpoint(e);
+        return { host, port };
+      });
       let failed = false;
       await runWithLeaderElection({
         storeUrl: values.store,
@@ -130,7 +133,7 @@ export async function runReconcile(argv: string[], io: CommandIO): Promise<numbe
             store,
             drivers: drivers(hostsFile, (host) => reconciler.checksFor(host)),
             // Agents must keep reaching etcd: that path is a failsafe check from every host.
-            feedEndpoint: { host: feedHost, port: feedPort },
+            feedEndpoints,
             snapshots: logSnapshots(store),
             // In etcd, so the next leader can roll back what this one applied.
             beforeSnapshots: new EtcdBeforeSnapshots(etcd, fence),
