@@ -34,6 +34,8 @@ const USAGE = `usage: palisade reconcile --repo PATH|URL --state DIR --hosts FIL
   --store etcd://HOST:PORT[,…]
                         scale-out mode: the event log and agent hosts in etcd, one leader among
                         several reconcilers (default: the embedded file store under --state)
+  --lease-ttl S         etcd mode: TTL of the leader's lease in seconds — how long a dead
+                        leader keeps the key before a standby takes over (default: 3)
   --once                process the commits not yet processed, then exit (no HTTP server)
 
 Environment: PALISADE_WEBHOOK_SECRET (HMAC secret of POST /hooks/git), PALISADE_CONTROL_TOKEN
@@ -66,6 +68,7 @@ export async function runReconcile(argv: string[], io: CommandIO): Promise<numbe
       'drift-interval': { type: 'string', default: '30000' },
       'snapshot-every': { type: 'string', default: '10000' },
       store: { type: 'string' },
+      'lease-ttl': { type: 'string', default: '3' },
       once: { type: 'boolean', default: false },
       help: { type: 'boolean', default: false },
     },
@@ -80,6 +83,8 @@ export async function runReconcile(argv: string[], io: CommandIO): Promise<numbe
   const listen = values.once ? null : parseListen(values.listen);
   const snapshotEvery = Number(values['snapshot-every']);
   if (!Number.isInteger(snapshotEvery) || snapshotEvery < 1) throw new UsageError(`--snapshot-every must be a whole number ≥ 1, got '${values['snapshot-every']}'`);
+  const leaseTtlS = Number(values['lease-ttl']);
+  if (!Number.isInteger(leaseTtlS) || leaseTtlS < 2) throw new UsageError(`--lease-ttl must be a whole number of seconds ≥ 2, got '${values['lease-ttl']}'`);
   const driftIntervalMs = Number(values['drift-interval']);
   if (!Number.isInteger(driftIntervalMs) || driftIntervalMs < 0) throw new UsageError(`--drift-interval must be a whole number of milliseconds (0 disables), got '${values['drift-interval']}'`);
 
@@ -125,6 +130,7 @@ export async function runReconcile(argv: string[], io: CommandIO): Promise<numbe
       await runWithLeaderElection({
         storeUrl: values.store,
         logger,
+        leaseTtlS,
         signal: shutdown.signal,
         once: values.once,
         term: async ({ etcd, fence, store, drivers, signal, lost }) => {
