@@ -102,7 +102,8 @@ export function step(fold: NotifyFold, e: PalisadeEvent): Notification | null {
         host: e.host,
         wave: e.wave,
         ...(e.reason ? { reason: clip(e.reason) } : {}),
-        ...(checks.length ? { failedChecks: checks } : {}),
+        // A rolled-back host's final transition carries no checks: the ones that failed it are in the fold.
+        ...(checks.length ? { failedChecks: checks } : r.failure?.host === e.host && r.failure.check ? { failedChecks: [r.failure.check] } : {}),
         progress: { confirmed: r.confirmed.length, total: r.total },
         ...(r.failure ? { failure: r.failure } : {}),
       };

@@ -1,7 +1,7 @@
 import { Octokit } from '@octokit/core';
 import type { Notification } from '../notifications.js';
 import { DeliveryError, isRetryableStatus, type Provider } from './provider.js';
-import { rolloutPageUrl } from './webhook.js';
+import { DELIVERY_HEADER, rolloutPageUrl } from './webhook.js';
 
 export type CommitState = 'pending' | 'success' | 'failure' | 'error';
 export interface CommitStatus {
@@ -86,6 +86,8 @@ export function githubProvider(opts: GithubProviderOptions): Provider {
           description: status.description,
           context: opts.context,
           ...(opts.publicUrl ? { target_url: rolloutPageUrl(opts.publicUrl, n.revision) } : {}),
+          // GitHub ignores it; a proxy or a fake in between can deduplicate with it.
+          headers: { [DELIVERY_HEADER]: n.id },
           request: { signal },
         });
       } catch (e) {
