@@ -10,6 +10,7 @@ import { readHostsFile } from '../hosts/hosts-file.js';
 import { startHttpServer } from '../http/server.js';
 import { createLogger } from '../log/logger.js';
 import { createMetrics, eventLogObserver } from '../metrics.js';
+import { cpuProfileOnRequest } from '../log/cpu-profile.js';
 import { startReconcileLoop } from '../reconciler/loop.js';
 import { ControlError, Reconciler } from '../reconciler/reconciler.js';
 import { formatModelError } from '../model/errors.js';
@@ -104,6 +105,7 @@ export async function runReconcile(argv: string[], io: CommandIO): Promise<numbe
     cacheDir: layout.gitCache,
     logger,
   });
+  const profile = cpuProfileOnRequest();
   const shutdown = new AbortController();
   const stop = () => shutdown.abort();
   process.once('SIGINT', stop);
@@ -161,6 +163,7 @@ export async function runReconcile(argv: string[], io: CommandIO): Promise<numbe
     process.off('SIGINT', stop);
     process.off('SIGTERM', stop);
     await git.close();
+    await profile?.write();
   }
 }
 

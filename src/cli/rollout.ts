@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises';
 import os from 'node:os';
 import { parseArgs } from 'node:util';
 import { openFileEventStore } from '../eventlog/file-store.js';
+import { isHostResult } from '../eventlog/events.js';
 import { stateLayout } from '../eventlog/layout.js';
 import { CONTROL_ACTIONS } from '../http/server.js';
 import { project, type ReconcilerState, type RevisionProgress } from '../state/projections.js';
@@ -96,7 +97,7 @@ export function formatStatus(p: ReconcilerState, revision?: string): string {
   const outcome = r.rejected ? 'rejected (invalid, nothing applied)' : (r.outcome ?? (r.control === 'pause' ? 'paused' : 'rolling out'));
   const lines = [`revision ${short(r.revision)} "${(r.message ?? '').split('\n')[0]}" by ${r.author ?? '?'}: ${outcome}${r.attempt ? ` (attempt ${r.attempt + 1})` : ''}`];
   const waves = r.waves ?? [];
-  const current = waves.findIndex((w) => w.hosts.some((h) => !r.hosts[h] || !['confirmed', 'rolledBack', 'failed', 'unreachable', 'rejected'].includes(r.hosts[h]!.state)));
+  const current = waves.findIndex((w) => w.hosts.some((h) => !r.hosts[h] || !isHostResult(r.hosts[h]!.state)));
   lines.push(`  ${'WAVE'.padEnd(10)} ${'HOST'.padEnd(14)} ${'STATE'.padEnd(18)} LAST CHECK`);
   for (const [i, w] of waves.entries()) {
     for (const host of w.hosts) {

@@ -3,6 +3,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
+import { ControlAction } from '../eventlog/events.js';
 import { verifySignature } from './signature.js';
 
 export interface HttpServerOptions {
@@ -26,8 +27,7 @@ export interface HttpServerOptions {
   controlToken?: string;
 }
 
-export const CONTROL_ACTIONS = ['pause', 'resume', 'abort', 'retry'] as const;
-export type ControlAction = (typeof CONTROL_ACTIONS)[number];
+export const CONTROL_ACTIONS: readonly ControlAction[] = ControlAction.options;
 
 export interface RunningHttpServer {
   url: string;
