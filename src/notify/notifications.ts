@@ -82,12 +82,19 @@ export function step(fold: NotifyFold, e: PalisadeEvent): Notification | null {
       fold.open[e.revision] = { ...(title ? { title } : {}), total, confirmed: [] };
       return { ...base, ...withTitle, kind: 'started', progress: { confirmed: 0, total } };
     }
+    case 'HostResumed': {
+      // An undo (a later wave failed) starts a new run of a confirmed host: it no longer counts.
+      const r = (fold.open[e.revision] ??= { total: 0, confirmed: [] });
+      if (e.from === 'confirmed') r.confirmed = r.confirmed.filter((h) => h !== e.host);
+      return null;
+    }
     case 'HostTransition': {
       const r = (fold.open[e.revision] ??= { total: 0, confirmed: [] });
       const checks = failing(e.checks);
       if (e.from === 'confirmed') r.confirmed = r.confirmed.filter((h) => h !== e.host);
       if (e.to === 'confirmed') r.confirmed.push(e.host);
-      if (e.to === 'rollingBack' && !r.failure && !e.key.includes(':undo:')) {
+      // The first host to fail is the one a status names; hosts undone after it were fine.
+      if (e.to === 'rollingBack' && !r.failure) {
         r.failure = { host: e.host, ...(checks[0] ? { check: checks[0] } : {}), ...(e.reason ? { reason: clip(e.reason) } : {}) };
       }
       const kind = HOST_KINDS[e.to];

@@ -221,6 +221,29 @@ describe('notifications from the event log', () => {
   });
 });
 
+describe('a rollout rolled back as a whole (onFailure: rollback)', () => {
+  it('names the host that failed its checks, not the hosts undone after it', async () => {
+    const w = await world();
+    await w.repo.commit({ 'palisade.yaml': `${ROLLOUT}onFailure: rollback\nconcurrency: 1\n` }, 'roll back as a whole');
+    const notifier = w.notify();
+    await w.reconciler.reconcile();
+    // node-c alone loses SSH: the canary (node-a) and node-b pass, then node-c fails and both are undone.
+    const onlyC = DENY_SSH.replace('  order: 1\n', "  order: 1\n  selector: zone == 'c'\n");
+    const hosts = HOSTS.map(hep).join('---\n').replace('  name: node-c-eth0\n', '  name: node-c-eth0\n  labels:\n    zone: c\n');
+    const allowRest = `apiVersion: projectcalico.org/v3\nkind: GlobalNetworkPolicy\nmetadata:\n  name: allow-all\nspec:\n  order: 100\n  ingress:\n    - action: Allow\n  egress:\n    - action: Allow\n`;
+    const bad = await w.repo.commit({ 'hosts.yaml': hosts, 'deny-ssh.yaml': onlyC, 'allow.yaml': allowRest, 'felix.yaml': FELIX_NO_FAILSAFE }, 'deny ssh on zone c');
+    expect((await w.reconciler.reconcile()).map((r) => r.outcome)).toEqual(['rolledBack']);
+    await drained(w, notifier);
+    const mine = w.ops.accepted().filter((r) => r.body.revision === bad);
+    expect(mine.map((r) => `${String(r.body.event)}${r.body.host ? ` ${String(r.body.host)}` : ''}`)).toEqual(['rolledBack node-c', 'rolledBack node-b', 'rolledBack node-a', 'rolledBack']);
+    expect(mine.at(-1)!.body).toMatchObject({ outcome: 'rolledBack', failure: { host: 'node-c' }, progress: { confirmed: 0, total: 3 } });
+    expect(String(mine[1]!.body.reason)).toMatch(/^undone because a later wave failed/);
+    const statuses = w.gh.statuses().filter((s) => s.sha === bad);
+    expect(statuses.at(-1)).toMatchObject({ state: 'failure' });
+    expect(statuses.at(-1)!.description).toMatch(/^rolled back: node-c: ssh-from-management: /);
+  });
+});
+
 describe('at-least-once across a crash', () => {
   it('a position lost in a crash repeats only what came after it, with the same delivery ids', async () => {
     const w = await world();
