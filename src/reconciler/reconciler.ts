@@ -4,6 +4,7 @@ import { CompileCache } from '../compiler/cache.js';
 import type { DriftMonitor } from '../dataplane/drift-monitor.js';
 import type { CommitResult, ControlAction } from '../eventlog/events.js';
 import { stateLayout } from '../eventlog/layout.js';
+import { EventLogError } from '../eventlog/errors.js';
 import type { SnapshotStore } from '../eventlog/snapshot.js';
 import type { EventStore } from '../eventlog/store.js';
 import type { CommitInfo, GitSource } from '../git/source.js';
@@ -153,7 +154,18 @@ export class Reconciler {
     return last;
   }
 
+  /**
+   * Stops the running rollout at once (this process is no longer the leader): no host starts
+   * another step and nothing more is recorded; the next leader resumes from the log.
+   */
+  interrupt(reason: Error): void {
+    this.runner.interrupt(reason);
+  }
+
   private async pass(): Promise<CommitResult[]> {
+    // Nothing starts while the log cannot record it; the store says when it can again.
+    const health = this.opts.store.health?.();
+    if (health && !health.writable) throw new EventLogError('EVENTLOG_IO', health.reason);
     try {
       return await this.passOnce();
     } catch (e) {
