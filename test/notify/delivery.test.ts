@@ -221,6 +221,24 @@ describe('notifications from the event log', () => {
   });
 });
 
+describe('drift', () => {
+  it('reaches the webhook and Slack, and sets no commit status', async () => {
+    const w = await world();
+    const notifier = w.notify();
+    await w.reconciler.reconcile();
+    await drained(w, notifier);
+    const revision = (await w.repo.tip())!;
+    const statuses = w.gh.statuses().length;
+    // What the drift loop appends when someone edits a host's table by hand.
+    await w.store.append([{ type: 'DriftDetected', revision, key: `${revision}:drift:node-b:1`, host: 'node-b', details: 'chain filter-input has different rules', restored: true }]);
+    await drained(w, notifier);
+    expect(events(w.ops)).toEqual(['completed', 'drift node-b']);
+    expect(w.ops.accepted()[1]!.body).toMatchObject({ type: 'DriftDetected', revision, reason: 'chain filter-input has different rules', outcome: 'restored' });
+    expect(String(w.chat.accepted()[1]!.body.text)).toBe(':warning: *palisade* node-b: table changed outside Palisade (chain filter-input has different rules); restored <' + `${PUBLIC_URL}/?revision=${revision}|rollout page>`);
+    expect(w.gh.statuses()).toHaveLength(statuses);
+  });
+});
+
 describe('a rollout rolled back as a whole (onFailure: rollback)', () => {
   it('names the host that failed its checks, not the hosts undone after it', async () => {
     const w = await world();
