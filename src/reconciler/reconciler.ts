@@ -1,7 +1,7 @@
 import type { CheckSpec } from '../checks/check-spec.js';
 import { CompileCache } from '../compiler/cache.js';
 import type { DriftMonitor } from '../dataplane/drift-monitor.js';
-import type { CommitResult, ControlAction } from '../eventlog/events.js';
+import type { CommitResult, ControlAction, PalisadeEvent } from '../eventlog/events.js';
 import { stateLayout } from '../eventlog/layout.js';
 import type { SnapshotStore } from '../eventlog/snapshot.js';
 import type { EventStore } from '../eventlog/store.js';
@@ -13,6 +13,7 @@ import { BeforeSnapshots, type BeforeSnapshotStore } from '../rollout/before-sna
 import type { RolloutDeps } from '../rollout/run-rollout.js';
 import { desiredStateOf } from '../state/desired-state.js';
 import { isFinished, type ReconcilerState } from '../state/projections.js';
+import type { StatusModel } from '../status/model.js';
 import { DriftLoop } from './drift-loop.js';
 import { diffResources, failsafeChecks, planRevision, type FailsafeOptions } from './planner.js';
 import { LogProjection } from './projection.js';
@@ -75,7 +76,7 @@ export class Reconciler {
     this.source = new RevisionSource(opts);
     this.drift = new DriftLoop({ drivers: opts.drivers, logger: opts.logger, record: (draft) => this.projection.append([draft]) });
     this.runner = new RolloutRunner({
-      store: opts.store,
+      store: this.projection.store,
       logger: opts.logger,
       drivers: opts.drivers,
       beforeSnapshots: opts.beforeSnapshots ?? new BeforeSnapshots(stateLayout(opts.stateDir).before),
@@ -99,6 +100,16 @@ export class Reconciler {
 
   get state(): ReconcilerState {
     return this.projection.state;
+  }
+
+  /** The status model, current with every event as soon as it is durable. */
+  get status(): StatusModel {
+    return this.projection.status;
+  }
+
+  /** Called with every batch of events as it is folded in, in sequence order. */
+  subscribe(listener: (events: readonly PalisadeEvent[]) => void): () => void {
+    return this.projection.subscribe(listener);
   }
 
   get logger(): Logger {
@@ -224,9 +235,10 @@ export class Reconciler {
     const plan = planRevision({ desired, config, hosts: [...this.opts.drivers.keys()], waves: progress.waves, failsafe: this.opts, compileCache: this.compileCache });
     this.activeChecks = plan.checks;
     try {
-      return await this.runner.run(revision, plan, config, progress);
+      // A copy: the projection folds the rollout's events into `progress` while it runs.
+      return await this.runner.run(revision, plan, config, structuredClone(progress));
     } finally {
-      // The rollout appended its own events; fold them in.
+      // A fold that failed mid-rollout (a failed read of a gap) left the projection behind the log.
       await this.projection.catchUp();
     }
   }
