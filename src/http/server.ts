@@ -1,10 +1,12 @@
-import { timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import { ControlAction } from '../eventlog/events.js';
+import { bearerToken, readAccess, safeEqual } from './access.js';
 import { verifySignature } from './signature.js';
+import type { StatusSource } from '../status/model.js';
+import { statusRoutes } from './status-api.js';
 
 export interface HttpServerOptions {
   /** Default 127.0.0.1: the webhook and metrics are not meant for the world unless the operator says so. */
@@ -25,6 +27,8 @@ export interface HttpServerOptions {
    * only accepted from loopback clients.
    */
   controlToken?: string;
+  /** The status API, the event stream and the rollout page (`GET /`); behind `controlToken` when it is set. */
+  status?: StatusSource;
 }
 
 export const CONTROL_ACTIONS: readonly ControlAction[] = ControlAction.options;
@@ -67,7 +71,8 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<RunningH
 }
 
 async function route(req: IncomingMessage, res: ServerResponse, opts: HttpServerOptions): Promise<void> {
-  const path = new URL(req.url ?? '/', 'http://localhost').pathname;
+  const url = new URL(req.url ?? '/', 'http://localhost');
+  const path = url.pathname;
   switch (path) {
     case '/healthz':
       return send(res, 200, 'ok\n');
@@ -82,6 +87,10 @@ async function route(req: IncomingMessage, res: ServerResponse, opts: HttpServer
     default: {
       const control = /^\/rollout\/(\w+)$/.exec(path);
       if (control && opts.onControl) return rolloutControl(req, res, control[1]!, opts);
+      if (opts.status && (path === '/' || path.startsWith('/api/'))) {
+        if (!readAccess(req, res, url, opts.controlToken)) return;
+        if (await statusRoutes(req, res, url, opts.status)) return;
+      }
       return send(res, 404, 'not found\n');
     }
   }
@@ -95,7 +104,7 @@ async function rolloutControl(req: IncomingMessage, res: ServerResponse, action:
   if (!(CONTROL_ACTIONS as readonly string[]).includes(action)) return send(res, 404, `unknown action '${action}' (one of: ${CONTROL_ACTIONS.join(', ')})\n`);
   const remote = req.socket.remoteAddress ?? 'unknown';
   const loopback = /^(127\.|::1$|::ffff:127\.)/.test(remote);
-  const token = header(req, 'authorization')?.replace(/^Bearer\s+/i, '');
+  const token = bearerToken(req);
   const allowed = opts.controlToken ? token !== undefined && safeEqual(token, opts.controlToken) : loopback;
   if (!allowed) {
     opts.logger?.warn({ remote, action }, 'http: rollout control refused (needs loopback or the control token)');
@@ -104,12 +113,6 @@ async function rolloutControl(req: IncomingMessage, res: ServerResponse, action:
   const by = header(req, 'x-palisade-user') ?? remote;
   const result = await opts.onControl!(action as ControlAction, by);
   send(res, result.status, `${result.message}\n`);
-}
-
-function safeEqual(a: string, b: string): boolean {
-  const x = Buffer.from(a);
-  const y = Buffer.from(b);
-  return x.length === y.length && timingSafeEqual(x, y);
 }
 
 async function gitHook(req: IncomingMessage, res: ServerResponse, opts: HttpServerOptions): Promise<void> {

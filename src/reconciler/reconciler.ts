@@ -13,7 +13,7 @@ import { BeforeSnapshots, type BeforeSnapshotStore } from '../rollout/before-sna
 import type { RolloutDeps } from '../rollout/run-rollout.js';
 import { desiredStateOf } from '../state/desired-state.js';
 import { isFinished, type ReconcilerState } from '../state/projections.js';
-import type { StatusModel } from '../status/model.js';
+import type { StatusModel, StatusSource } from '../status/model.js';
 import { DriftLoop } from './drift-loop.js';
 import { diffResources, failsafeChecks, planRevision, type FailsafeOptions } from './planner.js';
 import { LogProjection } from './projection.js';
@@ -110,6 +110,11 @@ export class Reconciler {
   /** Called with every batch of events as it is folded in, in sequence order. */
   subscribe(listener: (events: readonly PalisadeEvent[]) => void): () => void {
     return this.projection.subscribe(listener);
+  }
+
+  /** The status model with the log behind it: what the HTTP API and the page read. */
+  get statusSource(): StatusSource {
+    return { model: () => this.status, read: (since) => this.projection.store.read(since), subscribe: (listener) => this.subscribe(listener) };
   }
 
   get logger(): Logger {

@@ -1,5 +1,6 @@
-import type { CheckOutcome, CommitOutcome, EventType, ModelErrorRecord, PalisadeEvent, Wave } from '../eventlog/events.js';
+import type { CommitOutcome, EventType, PalisadeEvent } from '../eventlog/events.js';
 import type { Projection } from '../eventlog/snapshot.js';
+import type { HostInRevision, HostStatus, RevisionStatus } from './schema.js';
 
 /**
  * The status model: what the API, the rollout page, `/metrics`, `palisade rollout status` and
@@ -7,56 +8,6 @@ import type { Projection } from '../eventlog/snapshot.js';
  * or rebuilt from the log by the CLI after a restart — sees the same thing. Plain JSON (no Maps),
  * so a snapshot is the value itself.
  */
-
-/** A host's place in one revision's rollout. */
-export interface HostInRevision {
-  state: string;
-  wave: number;
-  /** When the host entered `state` (ISO-8601, the event's time). */
-  since: string;
-  reason?: string;
-  /** The last check results recorded for the host in this revision. */
-  checks?: CheckOutcome[];
-  /** While soaking: when the soak ends (epoch ms). */
-  soakUntil?: number;
-  /** The checks whose failure took the host off its way to `confirmed` (kept through the rollback). */
-  failedChecks?: { name: string; detail: string }[];
-}
-
-export interface HostStatus extends HostInRevision {
-  name: string;
-  /** The revision whose ruleset the host holds: the last one confirmed there (a rollback returns to the one before). Null before any. */
-  revision: string | null;
-  /** The revision `state` belongs to. */
-  stateRevision: string;
-  /** What the host held when the rollout of `stateRevision` started changing it: what a rollback restores. */
-  previous: string | null;
-  /** The last time its table was found changed outside Palisade. */
-  drift?: { time: string; details: string; restored: boolean };
-}
-
-export type RevisionPhase = 'observed' | 'rollingOut' | 'paused' | CommitOutcome;
-
-export interface RevisionStatus {
-  revision: string;
-  author?: string;
-  message?: string;
-  committedAt?: string;
-  observedAt?: string;
-  outcome: CommitOutcome | null;
-  /** For a rejected commit: every validation error. */
-  errors?: ModelErrorRecord[];
-  /** 0 for the first rollout; +1 for each `palisade rollout retry`. */
-  attempt: number;
-  waves: Wave[];
-  hosts: Record<string, HostInRevision>;
-  failedHosts: string[];
-  startedAt?: string;
-  finishedAt?: string;
-  durationMs?: number;
-  /** The last operator request. */
-  control?: { action: string; by: string; time: string };
-}
 
 /** Bucket counts of one histogram (upper bounds in seconds, cumulative counts as Prometheus reports them). */
 export interface HistogramCounts {
@@ -208,3 +159,12 @@ export const statusProjection: Projection<StatusModel> = {
   init: emptyStatus,
   apply: applyStatusEvent,
 };
+
+/** What readers of the live model get (the reconciler provides it): the model, and the log behind it. */
+export interface StatusSource {
+  model(): StatusModel;
+  /** Events with `seq > since`, in order. */
+  read(since: number): Promise<PalisadeEvent[]>;
+  /** Every batch of events as it is folded into the model, in order. Returns the unsubscribe. */
+  subscribe(listener: (events: readonly PalisadeEvent[]) => void): () => void;
+}

@@ -1,86 +1,11 @@
 import { isHostResult } from '../eventlog/events.js';
-import type { HostInRevision, HostStatus, RevisionPhase, RevisionStatus, StatusModel } from './model.js';
+import type { StatusModel } from './model.js';
+import type { Condition, ConditionType, HostInRevision, HostStatus, RevisionPhase, RevisionStatus, RevisionSummary, RevisionView, StatusView, WaveView } from './schema.js';
 
 /**
  * What `GET /api/v1/status` and `GET /api/v1/revisions/{revision}` answer, computed from the
  * status model (pure). The shapes are described by docs/status-api.schema.json.
  */
-
-export type ConditionType = 'Ready' | 'Progressing' | 'Degraded' | 'Stalled';
-
-/** kstatus-style: Ready is good when True; Progressing, Degraded and Stalled are abnormal when True. */
-export interface Condition {
-  type: ConditionType;
-  status: 'True' | 'False';
-  reason: string;
-  message: string;
-  lastTransitionTime: string;
-}
-
-export interface HostView extends HostStatus {
-  /** The host's place in the current revision (queued when it has not started there). */
-  current: HostInRevision | null;
-  conditions: Condition[];
-}
-
-export interface WaveView {
-  name: string;
-  index: number;
-  state: 'pending' | 'running' | 'done' | 'failed';
-  hosts: (HostInRevision & { name: string })[];
-}
-
-export interface FailingHost {
-  host: string;
-  state: string;
-  reason: string | null;
-  /** Checks that failed (and were not already failing before the change). */
-  checks: { name: string; detail: string }[];
-}
-
-export interface RevisionView {
-  revision: string;
-  author: string | null;
-  message: string | null;
-  committedAt: string | null;
-  observedAt: string | null;
-  phase: RevisionPhase;
-  outcome: RevisionStatus['outcome'];
-  attempt: number;
-  startedAt: string | null;
-  finishedAt: string | null;
-  durationMs: number | null;
-  waves: WaveView[];
-  failing: FailingHost[];
-  errors: NonNullable<RevisionStatus['errors']>;
-  control: RevisionStatus['control'] | null;
-}
-
-export interface RevisionSummary {
-  revision: string;
-  message: string | null;
-  author: string | null;
-  observedAt: string | null;
-  phase: RevisionPhase;
-  durationMs: number | null;
-  failedHosts: string[];
-}
-
-export interface StatusView {
-  apiVersion: 'palisade/v1';
-  generatedAt: string;
-  /** Epoch ms when generated, so a client can show soak time left against the server's clock. */
-  now: number;
-  /** Sequence number of the last event folded: resume `GET /api/v1/events` from here. */
-  lastSeq: number;
-  /** The revision being rolled out, or the last one that was. */
-  current: RevisionView | null;
-  /** The newest commit seen (it may be rejected, or waiting). */
-  latest: RevisionSummary | null;
-  hosts: HostView[];
-  /** Newest first. */
-  revisions: RevisionSummary[];
-}
 
 const IN_FLIGHT = new Set(['preflight', 'applying', 'verifying', 'soaking', 'rollingBack', 'verifyingRollback']);
 

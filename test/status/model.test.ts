@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { PalisadeEvent, type EventDraft } from '../../src/eventlog/events.js';
 import { applyStatusEvent, emptyStatus, foldStatus } from '../../src/status/model.js';
-import { findRevision, hostConditions, revisionView, statusView, type Condition } from '../../src/status/view.js';
+import type { Condition } from '../../src/status/schema.js';
+import { findRevision, hostConditions, revisionView, statusView } from '../../src/status/view.js';
 
 /** Events as the store would hand them back: numbered, timed one second apart, schema-checked. */
 function log() {

@@ -1,5 +1,5 @@
 import path from 'node:path';
-import { openFileEventStore, type FileEventStore } from '../../src/eventlog/file-store.js';
+import { openFileEventStore, type FileEventStore, type FileEventStoreOptions } from '../../src/eventlog/file-store.js';
 import { openSnapshotStore } from '../../src/eventlog/snapshot.js';
 import { openGitSource, type GitSource } from '../../src/git/source.js';
 import type { HostDriver, Ruleset } from '../../src/hosts/host-driver.js';
@@ -78,7 +78,7 @@ export interface StatusFleet {
   close(): Promise<void>;
 }
 
-export async function statusFleet(dir: string, opts: { onAppended?: Parameters<typeof openFileEventStore>[1]['onAppended'] } = {}): Promise<StatusFleet> {
+export async function statusFleet(dir: string, opts: Pick<FileEventStoreOptions, 'onAppended'> = {}): Promise<StatusFleet> {
   const repo = await TestRepo.create(path.join(dir, 'repo'));
   const stateDir = path.join(dir, 'state');
   const store = await openFileEventStore(path.join(stateDir, 'events'), opts.onAppended ? { onAppended: opts.onAppended } : {});
