@@ -18,7 +18,8 @@ abort    finish the hosts in flight, then stop the rollout (later waves untouche
 retry    roll the newest revision out again after it failed (it is otherwise pinned as bad)
 
 Control requests go to the running 'palisade reconcile' (its address is in DIR/http.json, or
---url). From another machine they need --token (or PALISADE_CONTROL_TOKEN).`;
+--url). A reconciler started with PALISADE_CONTROL_TOKEN requires it on every request, local
+ones too: pass --token, or set PALISADE_CONTROL_TOKEN here as well.`;
 
 export async function runRollout(argv: string[], io: CommandIO): Promise<number> {
   const [action, ...rest] = argv;

@@ -1,8 +1,10 @@
 import type { CheckSpec } from '../checks/check-spec.js';
+import { WarmProbers } from '../checks/probes/warm-prober.js';
 import { CompileCache } from '../compiler/cache.js';
 import type { DriftMonitor } from '../dataplane/drift-monitor.js';
 import type { CommitResult, ControlAction, PalisadeEvent } from '../eventlog/events.js';
 import { stateLayout } from '../eventlog/layout.js';
+import { EventLogError } from '../eventlog/errors.js';
 import type { SnapshotStore } from '../eventlog/snapshot.js';
 import type { EventStore } from '../eventlog/store.js';
 import type { CommitInfo, GitSource } from '../git/source.js';
@@ -168,7 +170,18 @@ export class Reconciler {
     return last;
   }
 
+  /**
+   * Stops the running rollout at once (this process is no longer the leader): no host starts
+   * another step and nothing more is recorded; the next leader resumes from the log.
+   */
+  interrupt(reason: Error): void {
+    this.runner.interrupt(reason);
+  }
+
   private async pass(): Promise<CommitResult[]> {
+    // Nothing starts while the log cannot record it; the store says when it can again.
+    const health = this.opts.store.health?.();
+    if (health && !health.writable) throw new EventLogError('EVENTLOG_IO', health.reason);
     try {
       return await this.passOnce();
     } catch (e) {
@@ -199,7 +212,21 @@ export class Reconciler {
     return results;
   }
 
+  /**
+   * The revision's warm probers start now, while its files are read and compiled, so the first
+   * baseline check does not wait for them; they end with the revision.
+   */
   private async processRevision(commit: CommitInfo, newerKnown: boolean): Promise<CommitResult> {
+    const probers = new WarmProbers();
+    for (const d of this.opts.drivers.values()) d.warmUp?.(probers);
+    try {
+      return await this.rollOutRevision(commit, newerKnown, probers);
+    } finally {
+      await probers.close();
+    }
+  }
+
+  private async rollOutRevision(commit: CommitInfo, newerKnown: boolean, probers: WarmProbers): Promise<CommitResult> {
     const revision = commit.oid;
     const log = this.opts.logger.child({ revision });
     if (!this.state.revisions.get(revision)?.observedAt) {
@@ -241,7 +268,7 @@ export class Reconciler {
     this.activeChecks = plan.checks;
     try {
       // A copy: the projection folds the rollout's events into `progress` while it runs.
-      return await this.runner.run(revision, plan, config, structuredClone(progress));
+      return await this.runner.run(revision, plan, config, structuredClone(progress), probers);
     } finally {
       // A fold that failed mid-rollout (a failed read of a gap) left the projection behind the log.
       await this.projection.catchUp();

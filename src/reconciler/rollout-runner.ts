@@ -1,3 +1,4 @@
+import type { WarmProbers } from '../checks/probes/warm-prober.js';
 import type { CommitResult } from '../eventlog/events.js';
 import type { EventStore } from '../eventlog/store.js';
 import type { GitSource } from '../git/source.js';
@@ -43,8 +44,12 @@ export class RolloutRunner {
     this.current?.handle.send(event);
   }
 
-  /** `progress` is the revision as the log has it; recorded waves mean the rollout resumes. */
-  async run(revision: string, plan: RevisionPlan, config: RolloutConfig, progress: RevisionProgress): Promise<CommitResult> {
+  interrupt(reason: Error): void {
+    this.current?.handle.interrupt(reason);
+  }
+
+  /** `progress` is the revision as the log has it; recorded waves mean the rollout resumes. `probers`: the revision's, owned by the caller. */
+  async run(revision: string, plan: RevisionPlan, config: RolloutConfig, progress: RevisionProgress, probers?: WarmProbers): Promise<CommitResult> {
     const { logger } = this.opts;
     const observer = this.opts.observerFor?.(revision);
     const handle = startRollout(
@@ -61,6 +66,7 @@ export class RolloutRunner {
         checksFor: () => plan.checks,
         reachabilityChecks: plan.reachability,
         attempt: progress.attempt,
+        ...(probers ? { probers } : {}),
         ...(observer ? { observer } : {}),
         ...(this.opts.now ? { now: this.opts.now } : {}),
         ...(this.opts.clock ? { clock: this.opts.clock } : {}),

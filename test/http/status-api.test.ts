@@ -20,7 +20,7 @@ async function serve(opts: { controlToken?: string } = {}) {
   const server: RunningHttpServer = await startHttpServer({
     port: 0,
     onGitHook: () => undefined,
-    ready: () => true,
+    ready: () => ({ ready: true }),
     registry: createMetrics({ processMetrics: false }).registry,
     status: reconciler.statusSource,
     ...opts,
