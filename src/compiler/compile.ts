@@ -1,6 +1,6 @@
 import type { GlobalNetworkPolicy, HostEndpoint, ProtoPort } from '../model/schemas.js';
 import { effectiveFelix, type DesiredState } from '../state/desired-state.js';
-import { formatCidr, tryParseCidr } from './cidr.js';
+import { formatCidr, tryParseCidr } from '../net/cidr.js';
 import { CompileContext } from './context.js';
 import {
   stageKey,

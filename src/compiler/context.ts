@@ -2,7 +2,7 @@ import type { GlobalNetworkPolicy, HostEndpoint, Profile, Rule } from '../model/
 import type { Labels, Selector } from '../selector/index.js';
 import type { DesiredState } from '../state/desired-state.js';
 import { CompileCache, type CompiledRules } from './cache.js';
-import { parseCidr, type Cidr } from './cidr.js';
+import { parseCidr, type Cidr } from '../net/cidr.js';
 import { contentKey } from './content-key.js';
 import type { AddressSet, Direction, NamedPortSet } from './ir.js';
 import { shortHash } from './names.js';

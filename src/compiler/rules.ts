@@ -1,5 +1,5 @@
 import type { EntityRule, Port, Rule } from '../model/schemas.js';
-import { formatElement, normaliseNets, parseCidr, type Cidr } from './cidr.js';
+import { formatElement, normaliseNets, parseCidr, type Cidr } from '../net/cidr.js';
 import type { Selectable } from './context.js';
 import type { AddressSet, CompiledRule, EntityMatch, Family, FamilyMatch, NamedPortSet, PortMatch, RuleAction } from './ir.js';
 import { shortHash } from './names.js';

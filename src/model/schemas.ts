@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { parseSelector, SelectorError, usesGlobal } from '../selector/index.js';
 import { FELIX_IGNORED_FIELDS } from './felix-fields.js';
 import { interfaceNameReason, labelValueReason, nameReason, portNameReason, qualifiedNameReason } from './names.js';
-import { hostBitsSet, maskedCidr, parseCidr, parseIp } from './net.js';
+import { formatCidr, parseIp, parsePrefixed, tryParseCidr } from '../net/cidr.js';
 import { strictObject } from './strict.js';
 
 /**
@@ -98,11 +98,11 @@ const GLOBAL_ONLY_IN_NAMESPACE_SELECTOR = 'global() can only be used in an Entit
 
 /** A rule CIDR: explicit prefix and zero host bits (`1.2.3.4/24` is rejected, as in Calico). */
 export const RuleNet = z.string().superRefine((text, ctx) => {
-  const cidr = parseCidr(text);
-  if (!cidr) {
+  const parsed = parsePrefixed(text);
+  if (!parsed) {
     ctx.addIssue({ code: 'custom', message: parseIp(text) ? `invalid CIDR '${text}': a prefix length is required (e.g. '${text}/${text.includes(':') ? 128 : 32}')` : `invalid CIDR '${text}'` });
-  } else if (hostBitsSet(cidr)) {
-    ctx.addIssue({ code: 'custom', message: `invalid CIDR '${text}': host bits are set (failed to validate tag: net); did you mean '${maskedCidr(cidr)}'?` });
+  } else if (parsed.hostBits) {
+    ctx.addIssue({ code: 'custom', message: `invalid CIDR '${text}': host bits are set (failed to validate tag: net); did you mean '${formatCidr(parsed.cidr)}'?` });
   }
 });
 
@@ -160,7 +160,7 @@ export const HttpMatch = strictObject({
 
 const emptyEntityRule = (): EntityRule => EntityRule.parse({});
 
-const familyOf = (net: string): 4 | 6 | undefined => parseCidr(net)?.family;
+const familyOf = (net: string): 4 | 6 | undefined => parsePrefixed(net)?.cidr.family;
 
 export const Rule = strictObject({
   action: Action,
@@ -392,7 +392,7 @@ export type HostEndpointSpec = z.output<typeof HostEndpointSpec>;
 /** GlobalNetworkSet nets are looser than rule nets: any IP or CIDR, host bits allowed. */
 export const GlobalNetworkSetSpec = strictObject({
   nets: z.array(
-    z.string().refine((n) => parseIp(n) !== undefined || parseCidr(n) !== undefined, { error: (iss) => `invalid IP or CIDR '${String(iss.input)}'` }),
+    z.string().refine((n) => tryParseCidr(n) !== null, { error: (iss) => `invalid IP or CIDR '${String(iss.input)}'` }),
   ).default([]),
 });
 
@@ -424,7 +424,7 @@ export const ProtoPort = strictObject({
   port: z.number().int().min(0, { error: 'port must be between 0 and 65535' }).max(65535, { error: 'port must be between 0 and 65535' }),
   net: z
     .string()
-    .refine((n) => n === '' || parseIp(n) !== undefined || parseCidr(n) !== undefined, { error: (iss) => `invalid net '${String(iss.input)}': must be an IP or CIDR` })
+    .refine((n) => n === '' || tryParseCidr(n) !== null, { error: (iss) => `invalid net '${String(iss.input)}': must be an IP or CIDR` })
     .optional(),
 }).transform((pp) => ({ protocol: pp.protocol, port: pp.port, ...(pp.net ? { net: pp.net } : {}) }));
 export type ProtoPort = z.output<typeof ProtoPort>;

@@ -1,4 +1,4 @@
-import { parseCidr, type Cidr } from '../compiler/cidr.js';
+import { parseCidr, type Cidr } from '../net/cidr.js';
 import type { EndpointProgram, Failsafe, HostProgram, InterfaceBinding, RuleChain } from '../compiler/ir.js';
 import { AddressLookup } from './address-lookup.js';
 

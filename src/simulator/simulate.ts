@@ -1,4 +1,4 @@
-import { parseCidr, type Cidr } from '../compiler/cidr.js';
+import { parseCidr, type Cidr } from '../net/cidr.js';
 import {
   stageKey,
   type CompiledRule,
