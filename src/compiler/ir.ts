@@ -16,8 +16,8 @@ export interface HostFacts {
 
 export interface InterfaceBinding {
   iface: string;
-  /** `hep`: governed by `hep`; `workload`: matches interfacePrefix; `unmanaged`: no HEP, left alone. */
-  role: 'hep' | 'workload' | 'unmanaged';
+  /** `hep`: governed by `hep`; `workload`: matches interfacePrefix; `unmanaged`: no HEP, left alone; `excluded`: in interfaceExclude, left alone. */
+  role: 'hep' | 'workload' | 'unmanaged' | 'excluded';
   hep?: string;
   via?: 'interfaceName' | 'expectedIPs' | 'wildcard';
 }

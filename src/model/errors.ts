@@ -22,6 +22,7 @@ export type ModelErrorCode =
   | 'FELIX_CONFIG_UNUSED'
   | 'NETWORK_POLICY_NOT_FOR_HOSTS'
   | 'MISSING_PROFILE'
+  | 'NOTNETS_CATCH_ALL'
   | 'ROLLOUT_CONFIG_INVALID';
 
 export interface ModelError {

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { parseSelector, SelectorError, usesGlobal } from '../selector/index.js';
 import { FELIX_IGNORED_FIELDS } from './felix-fields.js';
+import { parseInterfaceExclude } from './interface-exclude.js';
 import { interfaceNameReason, labelValueReason, nameReason, portNameReason, qualifiedNameReason } from './names.js';
 import { formatCidr, parseIp, parsePrefixed, tryParseCidr } from '../net/cidr.js';
 import { strictObject } from './strict.js';
@@ -134,10 +135,6 @@ export const EntityRule = strictObject({
   }
   const ns = astOrUndefined(e.namespaceSelector);
   if (ns && ns.op !== 'global' && usesGlobal(ns)) issue(['namespaceSelector'], 'global() cannot be combined with other selectors');
-  // 3.29.6 rejects a catch-all negation: it makes the rule match nothing.
-  e.notNets.forEach((n, i) => {
-    if (n === '0.0.0.0/0' || n === '::/0') issue(['notNets', i], 'catch-all CIDR in negation creates logical contradiction (matches no traffic)');
-  });
   if (e.services) {
     if (!e.services.name) issue(['services', 'name'], 'must specify a service name');
     if (e.selector || e.notSelector || e.namespaceSelector || e.serviceAccounts) {
@@ -158,6 +155,18 @@ export const HttpMatch = strictObject({
   paths: z.array(strictObject({ exact: z.string().optional(), prefix: z.string().optional() })).optional(),
 });
 
+const MAX_ANNOTATIONS_BYTES = 256 * 1024;
+
+export const Annotations = z.record(z.string(), z.string()).superRefine((annotations, ctx) => {
+  let total = 0;
+  for (const [key, value] of Object.entries(annotations)) {
+    const reason = qualifiedNameReason(key.toLowerCase());
+    if (reason) ctx.addIssue({ code: 'custom', message: `invalid annotation key '${key}': ${reason}`, path: [key] });
+    total += Buffer.byteLength(key) + Buffer.byteLength(value);
+  }
+  if (total > MAX_ANNOTATIONS_BYTES) ctx.addIssue({ code: 'custom', message: `total size of annotations is too large by ${total - MAX_ANNOTATIONS_BYTES} bytes` });
+});
+
 const emptyEntityRule = (): EntityRule => EntityRule.parse({});
 
 const familyOf = (net: string): 4 | 6 | undefined => parsePrefixed(net)?.cidr.family;
@@ -172,7 +181,8 @@ export const Rule = strictObject({
   source: EntityRule.default(emptyEntityRule),
   destination: EntityRule.default(emptyEntityRule),
   http: HttpMatch.optional(),
-  metadata: strictObject({ annotations: z.record(z.string(), z.string()).optional() }).optional(),
+  // Rule annotations are checked like object annotations (validator.go:1897 validateRuleMetadata).
+  metadata: strictObject({ annotations: Annotations.optional() }).optional(),
 }).superRefine((rule, ctx) => {
   const issue = (path: (string | number)[], message: string) => ctx.addIssue({ code: 'custom', message, path });
   for (const side of ['source', 'destination'] as const) {
@@ -216,18 +226,6 @@ export const Labels = z.record(z.string(), LabelValue).superRefine((labels, ctx)
     const valueReason = labelValueReason(value);
     if (valueReason) ctx.addIssue({ code: 'custom', message: `invalid label value '${value}': ${valueReason}`, path: [key] });
   }
-});
-
-const MAX_ANNOTATIONS_BYTES = 256 * 1024;
-
-export const Annotations = z.record(z.string(), z.string()).superRefine((annotations, ctx) => {
-  let total = 0;
-  for (const [key, value] of Object.entries(annotations)) {
-    const reason = qualifiedNameReason(key.toLowerCase());
-    if (reason) ctx.addIssue({ code: 'custom', message: `invalid annotation key '${key}': ${reason}`, path: [key] });
-    total += Buffer.byteLength(key) + Buffer.byteLength(value);
-  }
-  if (total > MAX_ANNOTATIONS_BYTES) ctx.addIssue({ code: 'custom', message: `total size of annotations is too large by ${total - MAX_ANNOTATIONS_BYTES} bytes` });
 });
 
 /** ObjectMeta as `kubectl`/`calicoctl get -o yaml` writes it; server-set fields are accepted and unused. */
@@ -379,10 +377,13 @@ export const HostEndpointSpec = strictObject({
       const reason = nameReason(p);
       if (reason) issue(['profiles', i], reason.replace(/^name/, 'profile name'));
     });
+    // One name may serve several protocols (Felix's named-port index is keyed by name and
+    // protocol, felix/labelindex/named_port_index.go); the same name twice for one protocol is refused.
     const names = new Set<string>();
     spec.ports.forEach((p, i) => {
-      if (names.has(p.name)) issue(['ports', i, 'name'], `port name '${p.name}' is used more than once`);
-      names.add(p.name);
+      const key = `${p.name}/${String(p.protocol)}`;
+      if (names.has(key)) issue(['ports', i, 'name'], `port name '${p.name}' is used more than once for protocol ${String(p.protocol)}`);
+      names.add(key);
     });
   })
   // The refinement guarantees `node`; the output type says so.
@@ -401,6 +402,12 @@ export const ProfileSpec = strictObject({
   egress: z.array(Rule).default([]),
   labelsToApply: Labels.default({}),
 });
+
+/**
+ * The profile Calico always provides: allow everything in both directions
+ * (libcalico-go/lib/resources/static.go:28). Endpoints may list it without defining it.
+ */
+export const DEFAULT_ALLOW_PROFILE = 'projectcalico-default-allow';
 
 export const TierSpec = strictObject({
   order: Order,
@@ -458,7 +465,13 @@ export const FelixConfigurationSpec = strictObject({
     .string()
     .refine((s) => s.split(',').every((p) => INTERFACE_PREFIX.test(p.trim())), { error: 'interfacePrefix must be a comma-separated list of 1-15 of [a-zA-Z0-9_-]' })
     .optional(),
-  interfaceExclude: z.string().optional(),
+  interfaceExclude: z
+    .string()
+    .superRefine((text, ctx) => {
+      const parsed = text === '' ? null : parseInterfaceExclude(text);
+      if (parsed && !parsed.ok) ctx.addIssue({ code: 'custom', message: parsed.message });
+    })
+    .optional(),
   ...Object.fromEntries(Object.entries(FELIX_IGNORED_FIELDS).map(([k, v]) => [k, v.optional()])) as {
     [K in keyof typeof FELIX_IGNORED_FIELDS]: z.ZodOptional<(typeof FELIX_IGNORED_FIELDS)[K]>;
   },
