@@ -14,6 +14,8 @@ import { createMetrics, eventLogObserver } from '../metrics.js';
 import { cpuProfileOnRequest } from '../log/cpu-profile.js';
 import { startReconcileLoop } from '../reconciler/loop.js';
 import { ControlError, Reconciler } from '../reconciler/reconciler.js';
+import { formatModelError } from '../model/errors.js';
+import { readNotifyFile, startNotifications, type NotifyConfig } from '../notify/index.js';
 import { UsageError, type CommandIO } from './io.js';
 
 const USAGE = `usage: palisade reconcile --repo PATH|URL --state DIR --hosts FILE [options]
@@ -34,6 +36,9 @@ const USAGE = `usage: palisade reconcile --repo PATH|URL --state DIR --hosts FIL
   --store etcd://HOST:PORT[,…]
                         scale-out mode: the event log and agent hosts in etcd, one leader among
                         several reconcilers (default: the embedded file store under --state)
+  --notify FILE         send notifications (webhook, Slack, GitHub commit statuses) as the
+                        event log records them; FILE is checked like 'palisade validate --notify'
+  --public-url URL      where people reach this reconciler's rollout page (links in notifications)
   --once                process the commits not yet processed, then exit (no HTTP server)
 
 Environment: PALISADE_WEBHOOK_SECRET (HMAC secret of POST /hooks/git), PALISADE_CONTROL_TOKEN
@@ -66,6 +71,8 @@ export async function runReconcile(argv: string[], io: CommandIO): Promise<numbe
       'drift-interval': { type: 'string', default: '30000' },
       'snapshot-every': { type: 'string', default: '10000' },
       store: { type: 'string' },
+      notify: { type: 'string' },
+      'public-url': { type: 'string' },
       once: { type: 'boolean', default: false },
       help: { type: 'boolean', default: false },
     },
@@ -82,6 +89,11 @@ export async function runReconcile(argv: string[], io: CommandIO): Promise<numbe
   if (!Number.isInteger(snapshotEvery) || snapshotEvery < 1) throw new UsageError(`--snapshot-every must be a whole number ≥ 1, got '${values['snapshot-every']}'`);
   const driftIntervalMs = Number(values['drift-interval']);
   if (!Number.isInteger(driftIntervalMs) || driftIntervalMs < 0) throw new UsageError(`--drift-interval must be a whole number of milliseconds (0 disables), got '${values['drift-interval']}'`);
+
+  const publicUrl = values['public-url'];
+  if (publicUrl !== undefined && !/^https?:\/\/[^/]/.test(publicUrl)) throw new UsageError(`--public-url must be an http:// or https:// URL, got '${publicUrl}'`);
+  if (values.notify !== undefined && values.store !== undefined) throw new UsageError('--notify is not supported with --store yet: notification positions are kept in the local state directory');
+  const notify = values.notify === undefined ? null : await loadNotify(values.notify);
 
   const hostsFile = await readHostsFile(values.hosts);
   const logger = createLogger({ simulated: hostsFile.hosts.some((h) => h.kind === 'simulated') });
@@ -143,10 +155,17 @@ export async function runReconcile(argv: string[], io: CommandIO): Promise<numbe
       return failed ? 1 : 0;
     }
     const store = await openFileEventStore(layout.events, { logger, onAppended: eventLogObserver(metrics) });
+    // Its own loops, reading the log: a slow or dead receiver never holds up a rollout.
+    const notifier = notify ? startNotifications(notify, { dir: layout.notify, source: store, logger, ...(publicUrl ? { publicUrl } : {}) }) : null;
     try {
       const reconciler = new Reconciler({ ...common, store, drivers: driversFromHostsFile(hostsFile), snapshots: openSnapshotStore(layout.snapshots, logger) });
-      return (await serve(reconciler, shutdown.signal, { ...serveOptions, store })) ? 1 : 0;
+      const failed = await serve(reconciler, shutdown.signal, { ...serveOptions, store });
+      if (notifier && values.once && !(await notifier.drain(await store.head(), ONCE_DRAIN_MS))) {
+        logger.warn({ event: 'NotificationsPending', positions: notifier.positions() }, 'some notifications are not delivered yet; the next run sends them');
+      }
+      return failed ? 1 : 0;
     } finally {
+      await notifier?.stop();
       await store.close();
     }
   } finally {
@@ -155,6 +174,17 @@ export async function runReconcile(argv: string[], io: CommandIO): Promise<numbe
     await git.close();
     await profile?.write();
   }
+}
+
+/** How long `--once` waits for notifications to go out before it exits (the rest go next run). */
+const ONCE_DRAIN_MS = 30_000;
+
+/** The notify file, refused as a whole (every problem as file:line:col) when anything is wrong with it. */
+async function loadNotify(file: string): Promise<NotifyConfig> {
+  const { config, errors, unset } = await readNotifyFile(file);
+  const problems = [...errors, ...unset];
+  if (config && problems.length === 0) return config;
+  throw Object.assign(new Error(`${file} is not a valid notify file:\n${problems.map(formatModelError).join('\n')}`), { code: 'NOTIFY_CONFIG_INVALID' });
 }
 
 function splitEndpoint(endpoint: string): [string, number] {

@@ -23,7 +23,8 @@ export type ModelErrorCode =
   | 'NETWORK_POLICY_NOT_FOR_HOSTS'
   | 'MISSING_PROFILE'
   | 'NOTNETS_CATCH_ALL'
-  | 'ROLLOUT_CONFIG_INVALID';
+  | 'ROLLOUT_CONFIG_INVALID'
+  | 'NOTIFY_ENV_UNSET';
 
 export interface ModelError {
   code: ModelErrorCode;
