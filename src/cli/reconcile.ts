@@ -14,6 +14,8 @@ import { createMetrics, eventLogObserver } from '../metrics.js';
 import { cpuProfileOnRequest } from '../log/cpu-profile.js';
 import { startReconcileLoop } from '../reconciler/loop.js';
 import { ControlError, Reconciler } from '../reconciler/reconciler.js';
+import { formatModelError } from '../model/errors.js';
+import { readNotifyFile, startNotifications, type NotifyConfig } from '../notify/index.js';
 import { UsageError, type CommandIO } from './io.js';
 
 const USAGE = `usage: palisade reconcile --repo PATH|URL --state DIR --hosts FILE [options]
@@ -34,8 +36,14 @@ const USAGE = `usage: palisade reconcile --repo PATH|URL --state DIR --hosts FIL
   --store etcd://HOST:PORT[,…]
                         scale-out mode: the event log and agent hosts in etcd, one leader among
                         several reconcilers (default: the embedded file store under --state)
+<<<<<<< HEAD
   --lease-ttl S         etcd mode: TTL of the leader's lease in seconds — how long a dead
                         leader keeps the key before a standby takes over (default: 3)
+=======
+  --notify FILE         send notifications (webhook, Slack, GitHub commit statuses) as the
+                        event log records them; FILE is checked like 'palisade validate --notify'
+  --public-url URL      where people reach this reconciler's rollout page (links in notifications)
+>>>>>>> main
   --once                process the commits not yet processed, then exit (no HTTP server)
 
 Environment: PALISADE_WEBHOOK_SECRET (HMAC secret of POST /hooks/git), PALISADE_CONTROL_TOKEN
@@ -69,6 +77,8 @@ export async function runReconcile(argv: string[], io: CommandIO): Promise<numbe
       'snapshot-every': { type: 'string', default: '10000' },
       store: { type: 'string' },
       'lease-ttl': { type: 'string', default: '3' },
+      notify: { type: 'string' },
+      'public-url': { type: 'string' },
       once: { type: 'boolean', default: false },
       help: { type: 'boolean', default: false },
     },
@@ -87,6 +97,11 @@ export async function runReconcile(argv: string[], io: CommandIO): Promise<numbe
   if (!Number.isInteger(leaseTtlS) || leaseTtlS < 2) throw new UsageError(`--lease-ttl must be a whole number of seconds ≥ 2, got '${values['lease-ttl']}'`);
   const driftIntervalMs = Number(values['drift-interval']);
   if (!Number.isInteger(driftIntervalMs) || driftIntervalMs < 0) throw new UsageError(`--drift-interval must be a whole number of milliseconds (0 disables), got '${values['drift-interval']}'`);
+
+  const publicUrl = values['public-url'];
+  if (publicUrl !== undefined && !/^https?:\/\/[^/]/.test(publicUrl)) throw new UsageError(`--public-url must be an http:// or https:// URL, got '${publicUrl}'`);
+  if (values.notify !== undefined && values.store !== undefined) throw new UsageError('--notify is not supported with --store yet: notification positions are kept in the local state directory');
+  const notify = values.notify === undefined ? null : await loadNotify(values.notify);
 
   const hostsFile = await readHostsFile(values.hosts);
   const logger = createLogger({ simulated: hostsFile.hosts.some((h) => h.kind === 'simulated') });
@@ -152,10 +167,19 @@ export async function runReconcile(argv: string[], io: CommandIO): Promise<numbe
       return failed ? 1 : 0;
     }
     const store = await openFileEventStore(layout.events, { logger, onAppended: eventLogObserver(metrics) });
+    // Its own loops, reading the log: a slow or dead receiver never holds up a rollout.
+    const notifier = notify ? startNotifications(notify, { dir: layout.notify, source: store, logger, ...(publicUrl ? { publicUrl } : {}) }) : null;
+    // A first start begins at the log's head: it must be read before this run appends anything.
+    await notifier?.ready;
     try {
       const reconciler = new Reconciler({ ...common, store, drivers: driversFromHostsFile(hostsFile), snapshots: openSnapshotStore(layout.snapshots, logger) });
-      return (await serve(reconciler, shutdown.signal, { ...serveOptions, store })) ? 1 : 0;
+      const failed = await serve(reconciler, shutdown.signal, { ...serveOptions, store });
+      if (notifier && values.once && !(await notifier.drain(await store.head(), ONCE_DRAIN_MS))) {
+        logger.warn({ event: 'NotificationsPending', positions: notifier.positions() }, 'some notifications are not delivered yet; the next run sends them');
+      }
+      return failed ? 1 : 0;
     } finally {
+      await notifier?.stop();
       await store.close();
     }
   } finally {
@@ -164,6 +188,17 @@ export async function runReconcile(argv: string[], io: CommandIO): Promise<numbe
     await git.close();
     await profile?.write();
   }
+}
+
+/** How long `--once` waits for notifications to go out before it exits (the rest go next run). */
+const ONCE_DRAIN_MS = 30_000;
+
+/** The notify file, refused as a whole (every problem as file:line:col) when anything is wrong with it. */
+async function loadNotify(file: string): Promise<NotifyConfig> {
+  const { config, errors, unset } = await readNotifyFile(file);
+  const problems = [...errors, ...unset];
+  if (config && problems.length === 0) return config;
+  throw Object.assign(new Error(`${file} is not a valid notify file:\n${problems.map(formatModelError).join('\n')}`), { code: 'NOTIFY_CONFIG_INVALID' });
 }
 
 function splitEndpoint(endpoint: string): [string, number] {
@@ -215,6 +250,7 @@ async function serve(
         onGitHook: () => loop.trigger(),
         ...(process.env.PALISADE_WEBHOOK_SECRET ? { webhookSecret: process.env.PALISADE_WEBHOOK_SECRET } : {}),
         ...(process.env.PALISADE_CONTROL_TOKEN ? { controlToken: process.env.PALISADE_CONTROL_TOKEN } : {}),
+        status: reconciler.statusSource,
         onControl: async (action, by) => {
           try {
             const revision = await reconciler.control(action, by);
