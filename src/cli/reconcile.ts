@@ -1,17 +1,20 @@
 import { rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { parseArgs } from 'node:util';
 import { openFileEventStore } from '../eventlog/file-store.js';
 import { stateLayout } from '../eventlog/layout.js';
 import { openSnapshotStore } from '../eventlog/snapshot.js';
-import { openGitSource } from '../git/source.js';
+import { openGitSource, type GitSource } from '../git/source.js';
 import { driversFromHostsFile } from '../hosts/drivers.js';
-import { readHostsFile } from '../hosts/hosts-file.js';
+import { hostsPolicyMismatch, readHostsFile, type HostsFile } from '../hosts/hosts-file.js';
 import { startHttpServer } from '../http/server.js';
-import { createLogger } from '../log/logger.js';
+import { createLogger, LOG_FORMATS, logFormat, type Logger } from '../log/logger.js';
 import { createMetrics, eventLogObserver } from '../metrics.js';
 import { startReconcileLoop } from '../reconciler/loop.js';
 import { ControlError, Reconciler } from '../reconciler/reconciler.js';
+import { readRepository } from '../repository/repository.js';
+import { desiredStateOf } from '../state/desired-state.js';
+import { parseCommand } from './args.js';
+import { policyNodes } from './host-source.js';
 import { UsageError, type CommandIO } from './io.js';
 
 const USAGE = `usage: palisade reconcile --repo PATH|URL --state DIR --hosts FILE [options]
@@ -21,20 +24,25 @@ const USAGE = `usage: palisade reconcile --repo PATH|URL --state DIR --hosts FIL
   --hosts FILE          where hosts are and how to reach them (JSON; 'palisade lab up' writes one)
   --branch NAME         branch to track (default: main)
   --path DIR            only this sub-directory of the repository holds policy
-  --poll-interval MS    how often to look for new commits (default: 1000)
+  --poll-interval D     how often to look for new commits (default: 1s; durations: 500ms, 5s, 2m, 1h)
   --listen HOST:PORT    HTTP server: webhook, /healthz, /readyz, /metrics, rollout control
                         (default: 127.0.0.1:9420; 'off' disables it)
-  --drift-interval MS   how often hosts' tables are read back; a hand edit is recorded and
-                        undone (default: 30000; 0 disables)
-  --snapshot-every N     snapshot the reconciler's state every N events, so a restart replays
+  --drift-interval D    how often hosts' tables are read back; a hand edit is recorded and
+                        undone (default: 30s; 0 disables)
+  --snapshot-every N    snapshot the reconciler's state every N events, so a restart replays
                         only what came after (in etcd: and delete the events it covers;
                         default: 10000)
   --store etcd://HOST:PORT[,…]
                         scale-out mode: the event log and agent hosts in etcd, one leader among
                         several reconcilers (default: the embedded file store under --state)
   --once                process the commits not yet processed, then exit (no HTTP server)
+  --log-format F        json or pretty (default: PALISADE_LOG_FORMAT, else pretty on a terminal)
+  -h, --help            this text
 
-Environment: PALISADE_WEBHOOK_SECRET (HMAC secret of POST /hooks/git), PALISADE_CONTROL_TOKEN
+Exit status: 0 stopped cleanly (SIGINT/SIGTERM) or, with --once, every rollout completed;
+1 a rollout did not complete (--once) or the reconciler could not start; 2 usage error.
+
+Environment: PALISADE_LOG_LEVEL (trace … fatal, default info), PALISADE_LOG_FORMAT, PALISADE_WEBHOOK_SECRET (HMAC secret of POST /hooks/git), PALISADE_CONTROL_TOKEN
 (bearer token for POST /rollout/<action> from non-loopback clients), PALISADE_GIT_USERNAME,
 PALISADE_GIT_PASSWORD / PALISADE_GIT_TOKEN (remote repositories).
 
@@ -49,39 +57,37 @@ function parseListen(text: string): { host: string; port: number } | null {
   return { host: m[1].replace(/^\[(.*)\]$/, '$1'), port };
 }
 
+const SPEC = {
+  name: 'reconcile',
+  usage: USAGE,
+  options: {
+    repo: { type: 'string' },
+    state: { type: 'string' },
+    hosts: { type: 'string' },
+    branch: { type: 'string', default: 'main' },
+    path: { type: 'string' },
+    'poll-interval': { type: 'duration', default: '1s', min: 50 },
+    listen: { type: 'string', default: '127.0.0.1:9420' },
+    'drift-interval': { type: 'duration', default: '30s' },
+    'snapshot-every': { type: 'integer', default: 10_000, min: 1 },
+    store: { type: 'string' },
+    once: { type: 'boolean' },
+    'log-format': { type: 'choice', choices: LOG_FORMATS },
+  },
+} as const;
+
 export async function runReconcile(argv: string[], io: CommandIO): Promise<number> {
-  const { values } = parseArgs({
-    args: argv,
-    options: {
-      repo: { type: 'string' },
-      state: { type: 'string' },
-      hosts: { type: 'string' },
-      branch: { type: 'string', default: 'main' },
-      path: { type: 'string' },
-      'poll-interval': { type: 'string', default: '1000' },
-      listen: { type: 'string', default: '127.0.0.1:9420' },
-      'drift-interval': { type: 'string', default: '30000' },
-      'snapshot-every': { type: 'string', default: '10000' },
-      store: { type: 'string' },
-      once: { type: 'boolean', default: false },
-      help: { type: 'boolean', default: false },
-    },
-  });
-  if (values.help) {
-    io.stdout.write(`${USAGE}\n`);
-    return 0;
-  }
-  if (!values.repo || !values.state || !values.hosts) throw new UsageError(`reconcile needs --repo, --state and --hosts\n\n${USAGE}`);
-  const pollIntervalMs = Number(values['poll-interval']);
-  if (!Number.isInteger(pollIntervalMs) || pollIntervalMs < 50) throw new UsageError(`--poll-interval must be a whole number of milliseconds ≥ 50, got '${values['poll-interval']}'`);
+  const args = parseCommand(argv, SPEC, io);
+  if (!args) return 0;
+  const values = args.values;
+  if (!values.repo || !values.state || !values.hosts) throw new UsageError('reconcile needs --repo, --state and --hosts');
+  const pollIntervalMs = values['poll-interval'];
   const listen = values.once ? null : parseListen(values.listen);
-  const snapshotEvery = Number(values['snapshot-every']);
-  if (!Number.isInteger(snapshotEvery) || snapshotEvery < 1) throw new UsageError(`--snapshot-every must be a whole number ≥ 1, got '${values['snapshot-every']}'`);
-  const driftIntervalMs = Number(values['drift-interval']);
-  if (!Number.isInteger(driftIntervalMs) || driftIntervalMs < 0) throw new UsageError(`--drift-interval must be a whole number of milliseconds (0 disables), got '${values['drift-interval']}'`);
+  const snapshotEvery = values['snapshot-every'];
+  const driftIntervalMs = values['drift-interval'];
 
   const hostsFile = await readHostsFile(values.hosts);
-  const logger = createLogger({ simulated: hostsFile.hosts.some((h) => h.kind === 'simulated') });
+  const logger = createLogger({ simulated: hostsFile.hosts.some((h) => h.kind === 'simulated'), format: logFormat(values['log-format']) });
   const stateDir = path.resolve(values.state);
   const layout = stateLayout(stateDir);
   const metrics = createMetrics({ processMetrics: !values.once });
@@ -92,6 +98,7 @@ export async function runReconcile(argv: string[], io: CommandIO): Promise<numbe
     cacheDir: layout.gitCache,
     logger,
   });
+  await warnOnHostsMismatch(git, hostsFile, logger);
   const shutdown = new AbortController();
   const stop = () => shutdown.abort();
   process.once('SIGINT', stop);
@@ -142,6 +149,17 @@ export async function runReconcile(argv: string[], io: CommandIO): Promise<numbe
     process.off('SIGINT', stop);
     process.off('SIGTERM', stop);
     await git.close();
+  }
+}
+
+/** At start: where the hosts file and the tracked branch's policy disagree (a warning each; nothing stops). */
+async function warnOnHostsMismatch(git: GitSource, hostsFile: HostsFile, logger: Logger): Promise<void> {
+  const head = await git.head().catch(() => null);
+  if (head === null) return;
+  const repository = readRepository(await git.readFiles(head));
+  if (repository.errors.length > 0) return; // the rollout rejects it, with every error
+  for (const warning of hostsPolicyMismatch(hostsFile.hosts.map((h) => h.name), policyNodes(desiredStateOf(repository.resources)))) {
+    logger.warn({ event: 'HostsFileMismatch', revision: head }, warning);
   }
 }
 
