@@ -1,14 +1,16 @@
-import { rm, writeFile } from 'node:fs/promises';
+import { mkdir, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { openFileEventStore } from '../eventlog/file-store.js';
 import { stateLayout } from '../eventlog/layout.js';
 import { openSnapshotStore } from '../eventlog/snapshot.js';
+import type { EventStore } from '../eventlog/store.js';
 import { openGitSource, type GitSource } from '../git/source.js';
 import { driversFromHostsFile } from '../hosts/drivers.js';
 import { hostsPolicyMismatch, readHostsFile, type HostsFile } from '../hosts/hosts-file.js';
-import { startHttpServer } from '../http/server.js';
+import { startHttpServer, type Readiness } from '../http/server.js';
 import { createLogger, LOG_FORMATS, logFormat, type Logger } from '../log/logger.js';
 import { createMetrics, eventLogObserver } from '../metrics.js';
+import { cpuProfileOnRequest } from '../log/cpu-profile.js';
 import { startReconcileLoop } from '../reconciler/loop.js';
 import { ControlError, Reconciler } from '../reconciler/reconciler.js';
 import { readRepository } from '../repository/repository.js';
@@ -39,11 +41,17 @@ const USAGE = `usage: palisade reconcile --repo PATH|URL --state DIR --hosts FIL
   --log-format F        json or pretty (default: PALISADE_LOG_FORMAT, else pretty on a terminal)
   -h, --help            this text
 
+<<<<<<< HEAD
 Exit status: 0 stopped cleanly (SIGINT/SIGTERM) or, with --once, every rollout completed;
 1 a rollout did not complete (--once) or the reconciler could not start; 2 usage error.
 
 Environment: PALISADE_LOG_LEVEL (trace … fatal, default info), PALISADE_LOG_FORMAT, PALISADE_WEBHOOK_SECRET (HMAC secret of POST /hooks/git), PALISADE_CONTROL_TOKEN
 (bearer token for POST /rollout/<action> from non-loopback clients), PALISADE_GIT_USERNAME,
+=======
+Environment: PALISADE_WEBHOOK_SECRET (HMAC secret of POST /hooks/git), PALISADE_CONTROL_TOKEN
+(bearer token for POST /rollout/<action>; when set, it is required from loopback clients too),
+PALISADE_GIT_USERNAME,
+>>>>>>> main
 PALISADE_GIT_PASSWORD / PALISADE_GIT_TOKEN (remote repositories).
 
 How each revision rolls out (waves, soak, failure policy, checks) is read from palisade.yaml in
@@ -89,6 +97,11 @@ export async function runReconcile(argv: string[], io: CommandIO): Promise<numbe
   const hostsFile = await readHostsFile(values.hosts);
   const logger = createLogger({ simulated: hostsFile.hosts.some((h) => h.kind === 'simulated'), format: logFormat(values['log-format']) });
   const stateDir = path.resolve(values.state);
+  // Created here for both modes (etcd mode writes only http.json and the clone cache into it): a
+  // missing directory must not surface as a failure of every leader term.
+  await mkdir(stateDir, { recursive: true }).catch((e: NodeJS.ErrnoException) => {
+    throw new UsageError(`--state ${values.state}: cannot create the state directory (${e.code ?? e.message})`);
+  });
   const layout = stateLayout(stateDir);
   const metrics = createMetrics({ processMetrics: !values.once });
   const git = await openGitSource({
@@ -99,6 +112,7 @@ export async function runReconcile(argv: string[], io: CommandIO): Promise<numbe
     logger,
   });
   await warnOnHostsMismatch(git, hostsFile, logger);
+  const profile = cpuProfileOnRequest();
   const shutdown = new AbortController();
   const stop = () => shutdown.abort();
   process.once('SIGINT', stop);
@@ -122,7 +136,7 @@ export async function runReconcile(argv: string[], io: CommandIO): Promise<numbe
         logger,
         signal: shutdown.signal,
         once: values.once,
-        term: async ({ etcd, fence, store, drivers, signal }) => {
+        term: async ({ etcd, fence, store, drivers, signal, lost }) => {
           const reconciler: Reconciler = new Reconciler({
             ...common,
             store,
@@ -133,7 +147,9 @@ export async function runReconcile(argv: string[], io: CommandIO): Promise<numbe
             // In etcd, so the next leader can roll back what this one applied.
             beforeSnapshots: new EtcdBeforeSnapshots(etcd, fence),
           });
-          failed = (await serve(reconciler, signal, serveOptions)) || failed;
+          // Deposed: stop the rollout where it is rather than let it run out its steps unrecorded.
+          lost.addEventListener('abort', () => reconciler.interrupt(lost.reason instanceof Error ? lost.reason : new Error('leadership lost')), { once: true });
+          failed = (await serve(reconciler, signal, { ...serveOptions, store })) || failed;
         },
       });
       return failed ? 1 : 0;
@@ -141,7 +157,7 @@ export async function runReconcile(argv: string[], io: CommandIO): Promise<numbe
     const store = await openFileEventStore(layout.events, { logger, onAppended: eventLogObserver(metrics) });
     try {
       const reconciler = new Reconciler({ ...common, store, drivers: driversFromHostsFile(hostsFile), snapshots: openSnapshotStore(layout.snapshots, logger) });
-      return (await serve(reconciler, shutdown.signal, serveOptions)) ? 1 : 0;
+      return (await serve(reconciler, shutdown.signal, { ...serveOptions, store })) ? 1 : 0;
     } finally {
       await store.close();
     }
@@ -149,6 +165,7 @@ export async function runReconcile(argv: string[], io: CommandIO): Promise<numbe
     process.off('SIGINT', stop);
     process.off('SIGTERM', stop);
     await git.close();
+    await profile?.write();
   }
 }
 
@@ -170,12 +187,14 @@ function splitEndpoint(endpoint: string): [string, number] {
 
 /**
  * Runs a reconciler until `signal`: the poll loop, the file watcher, the HTTP face and the drift
- * monitor (or, with `once`, a single pass). True when a rollout did not complete.
+ * monitor (or, with `once`, a single pass). True when a rollout did not complete. Everything it
+ * opened is closed when it returns, however it returns (a leader term that fails to start must
+ * not leave its listener behind for the next term to collide with).
  */
 async function serve(
   reconciler: Reconciler,
   signal: AbortSignal,
-  opts: { listen: { host: string; port: number } | null; driftIntervalMs: number; once: boolean; endpointFile: string; metrics: ReturnType<typeof createMetrics> },
+  opts: { listen: { host: string; port: number } | null; driftIntervalMs: number; once: boolean; endpointFile: string; metrics: ReturnType<typeof createMetrics>; store: EventStore },
 ): Promise<boolean> {
   const { logger } = reconciler;
   await reconciler.load();
@@ -183,20 +202,30 @@ async function serve(
     const results = await reconciler.reconcile();
     return results.some((r) => r.outcome !== 'completed' || r.failedHosts.length > 0);
   }
-  let ready = false;
-  const loop = startReconcileLoop(reconciler, logger, {
-    pollIntervalMs: reconciler.pollIntervalMs,
-    maxBackoffMs: 60_000,
-    onResults: () => {
-      ready = true;
-    },
-  });
-  const server = opts.listen
-    ? await startHttpServer({
+  const opened: (() => Promise<void> | void)[] = [];
+  try {
+    let ready = false;
+    const loop = startReconcileLoop(reconciler, logger, {
+      pollIntervalMs: reconciler.pollIntervalMs,
+      maxBackoffMs: 60_000,
+      onResults: () => {
+        ready = true;
+      },
+    });
+    opened.push(() => loop.stop());
+    // A log that could not be written and is writable again: resume now, not after the backoff.
+    opts.store.onRecovered?.(() => loop.trigger());
+    const readiness = (): Readiness => {
+      const health = opts.store.health?.();
+      if (health && !health.writable) return { ready: false, reason: `the event log cannot be written since ${health.since}: ${health.reason}` };
+      return ready || reconciler.state.lastSeq > 0 ? { ready: true } : { ready: false, reason: 'the first reconcile pass has not finished' };
+    };
+    if (opts.listen) {
+      const server = await startHttpServer({
         ...opts.listen,
         registry: opts.metrics.registry,
         logger,
-        ready: () => ready || reconciler.state.lastSeq > 0,
+        ready: readiness,
         onGitHook: () => loop.trigger(),
         ...(process.env.PALISADE_WEBHOOK_SECRET ? { webhookSecret: process.env.PALISADE_WEBHOOK_SECRET } : {}),
         ...(process.env.PALISADE_CONTROL_TOKEN ? { controlToken: process.env.PALISADE_CONTROL_TOKEN } : {}),
@@ -210,20 +239,22 @@ async function serve(
             throw e;
           }
         },
-      })
-    : null;
-  if (server) await writeFile(opts.endpointFile, JSON.stringify({ url: server.url, pid: process.pid }));
-  const stopWatching = reconciler.git.watch(() => loop.trigger());
-  const drift = opts.driftIntervalMs > 0 ? reconciler.startDriftMonitor(opts.driftIntervalMs) : null;
-  logger.info({ event: 'ReconcilerStarted', repo: reconciler.git.description, http: server?.url }, 'watching for commits');
-  await new Promise<void>((resolve) => (signal.aborted ? resolve() : signal.addEventListener('abort', () => resolve(), { once: true })));
-  logger.info({ event: 'ReconcilerStopping' }, 'stopping: letting the current pass finish');
-  stopWatching();
-  await drift?.stop();
-  await loop.stop();
-  if (server) {
-    await server.close();
-    await rm(opts.endpointFile, { force: true });
+      });
+      opened.push(() => server.close());
+      await writeFile(opts.endpointFile, JSON.stringify({ url: server.url, pid: process.pid }));
+      opened.push(() => rm(opts.endpointFile, { force: true }));
+      logger.info({ event: 'ReconcilerStarted', repo: reconciler.git.description, http: server.url }, 'watching for commits');
+    } else logger.info({ event: 'ReconcilerStarted', repo: reconciler.git.description }, 'watching for commits');
+    opened.push(reconciler.git.watch(() => loop.trigger()));
+    if (opts.driftIntervalMs > 0) {
+      const drift = reconciler.startDriftMonitor(opts.driftIntervalMs);
+      opened.push(() => drift.stop());
+    }
+    await new Promise<void>((resolve) => (signal.aborted ? resolve() : signal.addEventListener('abort', () => resolve(), { once: true })));
+    logger.info({ event: 'ReconcilerStopping' }, 'stopping: letting the current pass finish');
+    return false;
+  } finally {
+    // Newest first: drift monitor and watcher, the endpoint file and listener, then the loop (it lets the current pass finish).
+    for (const close of opened.reverse()) await Promise.resolve(close()).catch((e: Error) => logger.warn({ event: 'ShutdownStepFailed' }, `closing failed: ${e.message}`));
   }
-  return false;
 }

@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import os from 'node:os';
 import { openFileEventStore } from '../eventlog/file-store.js';
+import { isHostResult } from '../eventlog/events.js';
 import { stateLayout } from '../eventlog/layout.js';
 import { CONTROL_ACTIONS } from '../http/server.js';
 import { isFinished, project, revisionOutcome, type HostProgress, type ReconcilerState, type RevisionProgress } from '../state/projections.js';
@@ -25,8 +26,9 @@ abort    finish the hosts in flight, then stop the rollout (later waves untouche
 retry    roll the newest revision out again after it failed (it is otherwise pinned as bad)
 
 Control requests go to the running 'palisade reconcile' (its address is in DIR/http.json, or
---url). From another machine they need --token (or PALISADE_CONTROL_TOKEN). They exit 0 when
-accepted, 1 when refused or the reconciler does not answer.`;
+--url). A reconciler started with PALISADE_CONTROL_TOKEN requires it on every request, local
+ones too: pass --token, or set PALISADE_CONTROL_TOKEN here as well. They exit 0 when accepted,
+1 when refused or the reconciler does not answer.`;
 
 const SUBCOMMANDS = ['status', 'wait', ...CONTROL_ACTIONS] as const;
 const STATUS = {
@@ -193,7 +195,7 @@ export function formatStatus(p: ReconcilerState, revision?: string, now = Date.n
   const outcome = r.rejected ? 'rejected (invalid, nothing applied)' : (r.outcome ?? (r.control === 'pause' ? 'paused' : 'rolling out'));
   const lines = [`revision ${short(r.revision)} "${(r.message ?? '').split('\n')[0]}" by ${r.author ?? '?'}: ${outcome}${r.attempt ? ` (attempt ${r.attempt + 1})` : ''}`];
   const waves = r.waves ?? [];
-  const current = waves.findIndex((w) => w.hosts.some((h) => !r.hosts[h] || !['confirmed', 'rolledBack', 'failed', 'unreachable', 'rejected'].includes(r.hosts[h]!.state)));
+  const current = waves.findIndex((w) => w.hosts.some((h) => !r.hosts[h] || !isHostResult(r.hosts[h]!.state)));
   lines.push(`  ${'WAVE'.padEnd(10)} ${'HOST'.padEnd(14)} ${'STATE'.padEnd(18)} LAST CHECK`);
   for (const [i, w] of waves.entries()) {
     for (const host of w.hosts) {
