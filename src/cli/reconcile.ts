@@ -13,6 +13,8 @@ import { createMetrics, eventLogObserver } from '../metrics.js';
 import { cpuProfileOnRequest } from '../log/cpu-profile.js';
 import { startReconcileLoop } from '../reconciler/loop.js';
 import { ControlError, Reconciler } from '../reconciler/reconciler.js';
+import { formatModelError } from '../model/errors.js';
+import { readNotifyFile, startNotifications, type NotifyConfig } from '../notify/index.js';
 import { readRepository } from '../repository/repository.js';
 import { desiredStateOf } from '../state/desired-state.js';
 import { parseCommand } from './args.js';
@@ -37,6 +39,9 @@ const USAGE = `usage: palisade reconcile --repo PATH|URL --state DIR --hosts FIL
   --store etcd://HOST:PORT[,…]
                         scale-out mode: the event log and agent hosts in etcd, one leader among
                         several reconcilers (default: the embedded file store under --state)
+  --notify FILE         send notifications (webhook, Slack, GitHub commit statuses) as the
+                        event log records them; FILE is checked like 'palisade validate --notify'
+  --public-url URL      where people reach this reconciler's rollout page (links in notifications)
   --once                process the commits not yet processed, then exit (no HTTP server)
   --log-format F        json or pretty (default: PALISADE_LOG_FORMAT, else pretty on a terminal)
   -h, --help            this text
@@ -79,6 +84,8 @@ const SPEC = {
     'drift-interval': { type: 'duration', default: '30s' },
     'snapshot-every': { type: 'integer', default: 10_000, min: 1 },
     store: { type: 'string' },
+    notify: { type: 'string' },
+    'public-url': { type: 'string' },
     once: { type: 'boolean' },
     'log-format': { type: 'choice', choices: LOG_FORMATS },
   },
@@ -93,6 +100,10 @@ export async function runReconcile(argv: string[], io: CommandIO): Promise<numbe
   const listen = values.once ? null : parseListen(values.listen);
   const snapshotEvery = values['snapshot-every'];
   const driftIntervalMs = values['drift-interval'];
+  const publicUrl = values['public-url'];
+  if (publicUrl !== undefined && !/^https?:\/\/[^/]/.test(publicUrl)) throw new UsageError(`--public-url must be an http:// or https:// URL, got '${publicUrl}'`);
+  if (values.notify !== undefined && values.store !== undefined) throw new UsageError('--notify is not supported with --store yet: notification positions are kept in the local state directory');
+  const notify = values.notify === undefined ? null : await loadNotify(values.notify);
 
   const hostsFile = await readHostsFile(values.hosts);
   const logger = createLogger({ simulated: hostsFile.hosts.some((h) => h.kind === 'simulated'), format: logFormat(values['log-format']) });
@@ -155,10 +166,17 @@ export async function runReconcile(argv: string[], io: CommandIO): Promise<numbe
       return failed ? 1 : 0;
     }
     const store = await openFileEventStore(layout.events, { logger, onAppended: eventLogObserver(metrics) });
+    // Its own loops, reading the log: a slow or dead receiver never holds up a rollout.
+    const notifier = notify ? startNotifications(notify, { dir: layout.notify, source: store, logger, ...(publicUrl ? { publicUrl } : {}) }) : null;
     try {
       const reconciler = new Reconciler({ ...common, store, drivers: driversFromHostsFile(hostsFile), snapshots: openSnapshotStore(layout.snapshots, logger) });
-      return (await serve(reconciler, shutdown.signal, { ...serveOptions, store })) ? 1 : 0;
+      const failed = await serve(reconciler, shutdown.signal, { ...serveOptions, store });
+      if (notifier && values.once && !(await notifier.drain(await store.head(), ONCE_DRAIN_MS))) {
+        logger.warn({ event: 'NotificationsPending', positions: notifier.positions() }, 'some notifications are not delivered yet; the next run sends them');
+      }
+      return failed ? 1 : 0;
     } finally {
+      await notifier?.stop();
       await store.close();
     }
   } finally {
@@ -167,6 +185,17 @@ export async function runReconcile(argv: string[], io: CommandIO): Promise<numbe
     await git.close();
     await profile?.write();
   }
+}
+
+/** How long `--once` waits for notifications to go out before it exits (the rest go next run). */
+const ONCE_DRAIN_MS = 30_000;
+
+/** The notify file, refused as a whole (every problem as file:line:col) when anything is wrong with it. */
+async function loadNotify(file: string): Promise<NotifyConfig> {
+  const { config, errors, unset } = await readNotifyFile(file);
+  const problems = [...errors, ...unset];
+  if (config && problems.length === 0) return config;
+  throw Object.assign(new Error(`${file} is not a valid notify file:\n${problems.map(formatModelError).join('\n')}`), { code: 'NOTIFY_CONFIG_INVALID' });
 }
 
 /** At start: where the hosts file and the tracked branch's policy disagree (a warning each; nothing stops). */

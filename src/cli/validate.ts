@@ -1,14 +1,18 @@
 import { formatModelError, type ModelError } from '../model/errors.js';
+import { readNotifyFile } from '../notify/config.js';
 import { readRepositoryDirectory } from '../repository/repository.js';
 import { parseCommand } from './args.js';
 import type { CommandIO } from './io.js';
 
-export const VALIDATE_USAGE = `usage: palisade validate [DIR] [-o text|json|github] [--skip-invalid]
+export const VALIDATE_USAGE = `usage: palisade validate [DIR] [--notify FILE] [-o text|json|github] [--skip-invalid]
 
-Validates every Calico resource under DIR (default: the current directory) and prints every
-problem as file:line:col: Kind/name: field: reason. Exit status 0 when valid, 1 when not, 2 on
-a usage error or an unreadable DIR.
+Validates every Calico resource under DIR (default: the current directory, unless only --notify
+is given) and prints every problem as file:line:col: Kind/name: field: reason. Exit status 0
+when valid, 1 when not, 2 on a usage error or an unreadable DIR.
 
+  --notify FILE        also check a notify file (the one 'palisade reconcile --notify' reads);
+                       environment variables it names that are unset are warnings here (errors
+                       for reconcile, which needs their values)
   -o, --output text    one line per problem (default; --format is the old spelling)
   -o, --output json    one JSON document: {valid, resources, errors[], warnings[]}
   -o, --output github  GitHub Actions annotations (::error / ::warning)
@@ -20,7 +24,7 @@ a usage error or an unreadable DIR.
 const SPEC = {
   name: 'validate',
   usage: VALIDATE_USAGE,
-  options: { 'skip-invalid': { type: 'boolean' } },
+  options: { notify: { type: 'string' }, 'skip-invalid': { type: 'boolean' } },
   positionals: { max: 1 },
   output: { formats: ['text', 'json', 'github'], legacy: ['format'] },
 } as const;
@@ -35,19 +39,31 @@ function githubLine(level: 'error' | 'warning', e: ModelError): string {
   return `::${level} file=${escapeProperty(e.file)},line=${e.line},col=${e.col},title=${escapeProperty(title)}::${escapeData(text)}\n`;
 }
 
-/** `palisade validate [DIR] [-o text|json|github] [--skip-invalid]`; resolves to the exit code. */
+/** `palisade validate [DIR] [--notify FILE] [-o text|json|github] [--skip-invalid]`; resolves to the exit code. */
 export async function runValidate(argv: string[], io: CommandIO): Promise<number> {
   const parsed = parseCommand(argv, SPEC, io);
   if (!parsed) return 0;
-  const args = { dir: parsed.positionals[0] ?? '.', skipInvalid: parsed.values['skip-invalid'], format: parsed.output };
-  let result;
-  try {
-    result = await readRepositoryDirectory(args.dir, { skipInvalid: args.skipInvalid });
-  } catch (e) {
-    io.stderr.write(`palisade validate: cannot read ${args.dir}: ${(e as Error).message}\n`);
-    return 2;
+  const notifyFile = parsed.values.notify ?? null;
+  const args = {
+    // Only --notify given: check just that file.
+    dir: parsed.positionals[0] ?? (notifyFile === null ? '.' : null),
+    notify: notifyFile,
+    skipInvalid: parsed.values['skip-invalid'],
+    format: parsed.output,
+  };
+  let result = { errors: [] as ModelError[], warnings: [] as ModelError[], resources: [] as unknown[] };
+  if (args.dir !== null) {
+    try {
+      result = await readRepositoryDirectory(args.dir, { skipInvalid: args.skipInvalid });
+    } catch (e) {
+      io.stderr.write(`palisade validate: cannot read ${args.dir}: ${(e as Error).message}\n`);
+      return 2;
+    }
   }
-  const { errors, warnings, resources } = result;
+  const notify = args.notify === null ? null : await readNotifyFile(args.notify);
+  const errors = [...result.errors, ...(notify?.errors ?? [])];
+  const warnings = [...result.warnings, ...(notify?.unset ?? [])];
+  const { resources } = result;
   const valid = errors.length === 0;
   switch (args.format) {
     case 'json':

@@ -421,6 +421,8 @@ class FileStore implements FileEventStore {
   }
 
   private changed(opts: FollowOptions): Promise<void> {
+    // Aborted while the reader was busy: an abort listener added now would never fire.
+    if (opts.signal?.aborted) return Promise.resolve();
     return new Promise((resolve) => {
       const done = () => {
         clearTimeout(timer);

@@ -22,7 +22,8 @@ export type ModelErrorCode =
   | 'FELIX_CONFIG_UNUSED'
   | 'NETWORK_POLICY_NOT_FOR_HOSTS'
   | 'MISSING_PROFILE'
-  | 'ROLLOUT_CONFIG_INVALID';
+  | 'ROLLOUT_CONFIG_INVALID'
+  | 'NOTIFY_ENV_UNSET';
 
 export interface ModelError {
   code: ModelErrorCode;

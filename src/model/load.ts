@@ -136,7 +136,8 @@ export function validateCandidate(file: string, c: Candidate): CandidateResult {
   return { ok: true, located: { resource: parsed.data, source } };
 }
 
-function issueErrors(base: Pick<ModelError, 'file' | 'kind' | 'name'>, issue: z.core.$ZodIssue, at: (path: readonly PropertyKey[], pointAtKey?: boolean) => { line: number; col: number }): ModelError[] {
+/** One zod issue as model errors at their own line (one per unknown key). Shared with configuration files. */
+export function issueErrors(base: Pick<ModelError, 'file' | 'kind' | 'name'>, issue: z.core.$ZodIssue, at: (path: readonly PropertyKey[], pointAtKey?: boolean) => { line: number; col: number }): ModelError[] {
   if (issue.code === 'unrecognized_keys') {
     const reasons = issue.message.split(UNKNOWN_KEYS_SEPARATOR);
     return issue.keys.map((key, i) => {
