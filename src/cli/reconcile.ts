@@ -258,6 +258,7 @@ async function serve(
         onGitHook: () => loop.trigger(),
         ...(process.env.PALISADE_WEBHOOK_SECRET ? { webhookSecret: process.env.PALISADE_WEBHOOK_SECRET } : {}),
         ...(process.env.PALISADE_CONTROL_TOKEN ? { controlToken: process.env.PALISADE_CONTROL_TOKEN } : {}),
+        status: reconciler.statusSource,
         onControl: async (action, by) => {
           try {
             const revision = await reconciler.control(action, by);

@@ -1,10 +1,12 @@
-import { timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import { ControlAction } from '../eventlog/events.js';
+import { bearerToken, readAccess, safeEqual } from './access.js';
 import { verifySignature } from './signature.js';
+import type { StatusSource } from '../status/model.js';
+import { statusRoutes } from './status-api.js';
 
 export interface HttpServerOptions {
   /** Default 127.0.0.1: the webhook and metrics are not meant for the world unless the operator says so. */
@@ -26,6 +28,8 @@ export interface HttpServerOptions {
    * (the token wins). Without it, control is only accepted from loopback clients.
    */
   controlToken?: string;
+  /** The status API, the event stream and the rollout page (`GET /`); behind `controlToken` when it is set. */
+  status?: StatusSource;
 }
 
 export type Readiness = { ready: true } | { ready: false; reason: string };
@@ -71,7 +75,8 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<RunningH
 }
 
 async function route(req: IncomingMessage, res: ServerResponse, opts: HttpServerOptions): Promise<void> {
-  const path = new URL(req.url ?? '/', 'http://localhost').pathname;
+  const url = new URL(req.url ?? '/', 'http://localhost');
+  const path = url.pathname;
   switch (path) {
     case '/healthz':
       return send(res, 200, 'ok\n');
@@ -88,6 +93,10 @@ async function route(req: IncomingMessage, res: ServerResponse, opts: HttpServer
     default: {
       const control = /^\/rollout\/(\w+)$/.exec(path);
       if (control && opts.onControl) return rolloutControl(req, res, control[1]!, opts);
+      if (opts.status && (path === '/' || path.startsWith('/api/'))) {
+        if (!readAccess(req, res, url, opts.controlToken)) return;
+        if (await statusRoutes(req, res, url, opts.status)) return;
+      }
       return send(res, 404, 'not found\n');
     }
   }
@@ -118,16 +127,10 @@ async function rolloutControl(req: IncomingMessage, res: ServerResponse, action:
 export function authorizeControl(req: IncomingMessage, controlToken: string | undefined): { ok: true; remote: string } | { ok: false; remote: string; why: string } {
   const remote = req.socket.remoteAddress ?? 'unknown';
   if (controlToken) {
-    const token = header(req, 'authorization')?.replace(/^Bearer\s+/i, '');
+    const token = bearerToken(req);
     return token !== undefined && safeEqual(token, controlToken) ? { ok: true, remote } : { ok: false, remote, why: 'this reconciler requires the control token (Authorization: Bearer $PALISADE_CONTROL_TOKEN), from loopback too' };
   }
   return /^(127\.|::1$|::ffff:127\.)/.test(remote) ? { ok: true, remote } : { ok: false, remote, why: 'rollout control is accepted from loopback clients only unless PALISADE_CONTROL_TOKEN is set' };
-}
-
-function safeEqual(a: string, b: string): boolean {
-  const x = Buffer.from(a);
-  const y = Buffer.from(b);
-  return x.length === y.length && timingSafeEqual(x, y);
 }
 
 async function gitHook(req: IncomingMessage, res: ServerResponse, opts: HttpServerOptions): Promise<void> {
