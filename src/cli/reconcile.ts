@@ -168,6 +168,8 @@ export async function runReconcile(argv: string[], io: CommandIO): Promise<numbe
     const store = await openFileEventStore(layout.events, { logger, onAppended: eventLogObserver(metrics) });
     // Its own loops, reading the log: a slow or dead receiver never holds up a rollout.
     const notifier = notify ? startNotifications(notify, { dir: layout.notify, source: store, logger, ...(publicUrl ? { publicUrl } : {}) }) : null;
+    // A first start begins at the log's head: it must be read before this run appends anything.
+    await notifier?.ready;
     try {
       const reconciler = new Reconciler({ ...common, store, drivers: driversFromHostsFile(hostsFile), snapshots: openSnapshotStore(layout.snapshots, logger) });
       const failed = await serve(reconciler, shutdown.signal, { ...serveOptions, store });
