@@ -170,7 +170,15 @@ function endpointRules(ep: EndpointProgram, stage: StageKind, direction: Directi
   const rules: string[] = [];
   const label = `HostEndpoint ${ep.hep} ${stage} ${direction}`;
   if (stage === 'normal' || stage === 'forward') {
-    rules.push(`ct state established,related accept ${comment(`${label}: established`)}`, `ct state invalid drop ${comment(`${label}: invalid`)}`);
+    rules.push(
+      `ct state established,related accept ${comment(`${label}: established`)}`,
+      // A TCP segment without SYN that conntrack sees as new belongs to a connection opened
+      // before connection tracking began in this namespace (the first table started it; the
+      // kernel picks such connections up mid-stream): the agent's etcd stream, an SSH session.
+      // Dropping it cuts them for good; no new connection can start this way (that needs a SYN).
+      `ct state new tcp flags & (syn | ack) == ack accept ${comment(`${label}: opened before tracking began`)}`,
+      `ct state invalid drop ${comment(`${label}: invalid`)}`,
+    );
   } else if (stage === 'prednat') {
     rules.push(`ct state established,related accept ${comment(`${label}: established`)}`);
   }
