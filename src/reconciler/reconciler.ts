@@ -2,8 +2,9 @@ import type { CheckSpec } from '../checks/check-spec.js';
 import { WarmProbers } from '../checks/probes/warm-prober.js';
 import { CompileCache } from '../compiler/cache.js';
 import type { DriftMonitor } from '../dataplane/drift-monitor.js';
-import type { CommitResult, ControlAction } from '../eventlog/events.js';
+import type { CommitResult, ControlAction, PalisadeEvent } from '../eventlog/events.js';
 import { stateLayout } from '../eventlog/layout.js';
+import { EventLogError } from '../eventlog/errors.js';
 import type { SnapshotStore } from '../eventlog/snapshot.js';
 import type { EventStore } from '../eventlog/store.js';
 import type { CommitInfo, GitSource } from '../git/source.js';
@@ -14,6 +15,7 @@ import { BeforeSnapshots, type BeforeSnapshotStore } from '../rollout/before-sna
 import type { RolloutDeps } from '../rollout/run-rollout.js';
 import { desiredStateOf } from '../state/desired-state.js';
 import { isFinished, type ReconcilerState } from '../state/projections.js';
+import type { StatusModel, StatusSource } from '../status/model.js';
 import { DriftLoop } from './drift-loop.js';
 import { diffResources, failsafeChecks, planRevision, type FailsafeOptions } from './planner.js';
 import { LogProjection } from './projection.js';
@@ -76,7 +78,7 @@ export class Reconciler {
     this.source = new RevisionSource(opts);
     this.drift = new DriftLoop({ drivers: opts.drivers, logger: opts.logger, record: (draft) => this.projection.append([draft]) });
     this.runner = new RolloutRunner({
-      store: opts.store,
+      store: this.projection.store,
       logger: opts.logger,
       drivers: opts.drivers,
       beforeSnapshots: opts.beforeSnapshots ?? new BeforeSnapshots(stateLayout(opts.stateDir).before),
@@ -100,6 +102,21 @@ export class Reconciler {
 
   get state(): ReconcilerState {
     return this.projection.state;
+  }
+
+  /** The status model, current with every event as soon as it is durable. */
+  get status(): StatusModel {
+    return this.projection.status;
+  }
+
+  /** Called with every batch of events as it is folded in, in sequence order. */
+  subscribe(listener: (events: readonly PalisadeEvent[]) => void): () => void {
+    return this.projection.subscribe(listener);
+  }
+
+  /** The status model with the log behind it: what the HTTP API and the page read. */
+  get statusSource(): StatusSource {
+    return { model: () => this.status, read: (since) => this.projection.store.read(since), subscribe: (listener) => this.subscribe(listener) };
   }
 
   get logger(): Logger {
@@ -153,7 +170,18 @@ export class Reconciler {
     return last;
   }
 
+  /**
+   * Stops the running rollout at once (this process is no longer the leader): no host starts
+   * another step and nothing more is recorded; the next leader resumes from the log.
+   */
+  interrupt(reason: Error): void {
+    this.runner.interrupt(reason);
+  }
+
   private async pass(): Promise<CommitResult[]> {
+    // Nothing starts while the log cannot record it; the store says when it can again.
+    const health = this.opts.store.health?.();
+    if (health && !health.writable) throw new EventLogError('EVENTLOG_IO', health.reason);
     try {
       return await this.passOnce();
     } catch (e) {
@@ -239,9 +267,10 @@ export class Reconciler {
     const plan = planRevision({ desired, config, hosts: [...this.opts.drivers.keys()], waves: progress.waves, failsafe: this.opts, compileCache: this.compileCache });
     this.activeChecks = plan.checks;
     try {
-      return await this.runner.run(revision, plan, config, progress, probers);
+      // A copy: the projection folds the rollout's events into `progress` while it runs.
+      return await this.runner.run(revision, plan, config, structuredClone(progress), probers);
     } finally {
-      // The rollout appended its own events; fold them in.
+      // A fold that failed mid-rollout (a failed read of a gap) left the projection behind the log.
       await this.projection.catchUp();
     }
   }

@@ -44,6 +44,10 @@ export class RolloutRunner {
     this.current?.handle.send(event);
   }
 
+  interrupt(reason: Error): void {
+    this.current?.handle.interrupt(reason);
+  }
+
   /** `progress` is the revision as the log has it; recorded waves mean the rollout resumes. `probers`: the revision's, owned by the caller. */
   async run(revision: string, plan: RevisionPlan, config: RolloutConfig, progress: RevisionProgress, probers?: WarmProbers): Promise<CommitResult> {
     const { logger } = this.opts;

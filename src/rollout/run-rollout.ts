@@ -44,32 +44,50 @@ export interface RolloutDeps {
 
 export interface RolloutHandle {
   send(event: Exclude<RolloutEvent, { type: 'xstate.done.actor.*' }>): void;
+  /**
+   * Stops at once: no host starts another step and nothing more is recorded (the event log
+   * cannot record, or this process is no longer the leader); `done` rejects with `reason`.
+   * Whoever resumes from the log picks the hosts up where the log has them.
+   */
+  interrupt(reason: Error): void;
   readonly done: Promise<RolloutOutput>;
 }
 
 /**
  * Appends events strictly in order. Transitions recorded while an append is on its way to disk
  * go together in the next one (one fsync for many hosts, not one each). Effects that must not
- * run before their transition is on disk (an apply, a restore) wait on `flush()`.
+ * run before their transition is on disk (an apply, a restore) wait on `flush()`. A record's log
+ * line is written once it is durable, so the log never tells of a transition the event log
+ * does not hold; the first failed append is reported once (`onFailure`) and nothing is
+ * recorded after it.
  */
 class Recorder {
-  private pending: EventDraft[] = [];
+  private pending: { draft: EventDraft; said?: () => void }[] = [];
   private tail: Promise<void> = Promise.resolve();
   private failure: unknown = null;
-  constructor(private readonly store: EventStore) {}
+  constructor(
+    private readonly store: EventStore,
+    private readonly onFailure: (e: unknown) => void,
+  ) {}
 
-  record(draft: EventDraft): void {
+  record(draft: EventDraft, said?: () => void): void {
+    if (this.failure) return;
     // The first draft after a write took the queue schedules the next write; later ones join it.
-    if (this.pending.push(draft) === 1) this.tail = this.tail.then(() => this.write());
+    if (this.pending.push(said ? { draft, said } : { draft }) === 1) this.tail = this.tail.then(() => this.write());
   }
 
   private async write(): Promise<void> {
     const batch = this.pending.splice(0);
+    if (this.failure) return;
     try {
-      await this.store.append(batch);
+      await this.store.append(batch.map((b) => b.draft));
     } catch (e) {
-      this.failure ??= e;
+      this.failure = e;
+      this.pending = [];
+      this.onFailure(e);
+      return;
     }
+    for (const b of batch) b.said?.();
   }
 
   async flush(): Promise<void> {
@@ -109,8 +127,21 @@ export function startRollout(
   const started = now();
   const attempt = deps.attempt ?? 0;
   const keyOf = (what: string) => `${revision}:${attempt > 0 ? `a${attempt}:` : ''}${what}`;
-  const recorder = new Recorder(deps.store);
   const log = deps.logger.child({ revision });
+  let interrupted: Error | null = null;
+  let stopRun: (reason: Error) => void = () => undefined;
+  const stopped = new Promise<never>((_, reject) => {
+    stopRun = (reason) => {
+      if (interrupted) return;
+      interrupted = reason;
+      actor.stop();
+      log.error({ event: 'RolloutInterrupted' }, `rollout stopped where it was, nothing more is applied or recorded: ${reason.message}`);
+      reject(reason);
+    };
+  });
+  // Nobody may be awaiting `done` yet when the rollout is interrupted.
+  stopped.catch(() => undefined);
+  const recorder = new Recorder(deps.store, (e) => stopRun(e instanceof Error ? e : new Error(String(e))));
   const driver = (host: string) => {
     const d = deps.drivers.get(host);
     if (!d) throw new Error(`host '${host}' is in the rollout but not in the hosts file`);
@@ -222,8 +253,9 @@ export function startRollout(
   });
 
   if (!resumeFrom?.waves) {
-    recorder.record({ type: 'RolloutStarted', revision, key: keyOf('rollout-started'), waves });
-    log.info({ event: 'RolloutStarted', attempt, waves: waves.map((w) => `${w.name}: ${w.hosts.join(', ')}`) }, 'rollout started');
+    recorder.record({ type: 'RolloutStarted', revision, key: keyOf('rollout-started'), waves }, () =>
+      log.info({ event: 'RolloutStarted', attempt, waves: waves.map((w) => `${w.name}: ${w.hosts.join(', ')}`) }, 'rollout started'),
+    );
   } else {
     log.info({ event: 'RolloutResumed', attempt }, 'resuming the interrupted rollout from the event log');
   }
@@ -247,10 +279,12 @@ export function startRollout(
     if (prior === undefined || prior === 'queued') return;
     const cause = id.startsWith('undo:') ? 'undo' : 'restart';
     const reason = cause === 'undo' ? 'undone because a later wave failed' : `the reconciler restarted while the host was in ${prior}`;
-    recorder.record({ type: 'HostResumed', revision, key: stepKey(name, `resumed:${prior}`), host: name, wave, from: prior, cause, reason });
-    log.info({ event: 'HostResumed', host: name, wave, from: prior, cause }, `${name}: ${reason}`);
+    recorder.record({ type: 'HostResumed', revision, key: stepKey(name, `resumed:${prior}`), host: name, wave, from: prior, cause, reason }, () =>
+      log.info({ event: 'HostResumed', host: name, wave, from: prior, cause }, `${name}: ${reason}`),
+    );
   };
   const record = (ref: AnyActorRef, snapshot: unknown) => {
+    if (interrupted) return;
     const id = ref.id;
     const snap = snapshot as {
       value: string | Record<string, unknown>;
@@ -266,25 +300,29 @@ export function startRollout(
     const undo = id.startsWith('undo:');
     // An undo starts with no reason of its own (the host was fine); the log must still say why.
     const why = undo ? `undone because a later wave failed${reason ? `; ${reason}` : ''}` : reason && to !== 'confirmed' ? reason : undefined;
-    recorder.record({
-      type: 'HostTransition',
-      revision,
-      key: stepKey(name, `${from}->${to}`),
-      host: name,
-      wave,
-      from,
-      to,
-      ...(why ? { reason: why } : {}),
-      ...(SHOW_CHECKS_ON.has(to) && checks.length ? { checks } : {}),
-      ...(rulesetHash && (to === 'verifying' || to === 'verifyingRollback') ? { rulesetHash } : {}),
-      ...(to === 'soaking' && soakUntil ? { soakUntil } : {}),
-    });
-    if (snap.value === to && (snapshot as { status?: string }).status === 'done') deps.observer?.settled(name, to as HostResult);
     const failing = checks.filter((c) => !c.ok && !c.preexisting).map((c) => `${c.name}: ${c.detail}`);
     const line = { event: 'HostTransition', host: name, wave, from, to, state: to, ...(why ? { reason: why } : {}), ...(failing.length && to !== 'confirmed' ? { failingChecks: failing } : {}) };
-    if (to === 'failed') log.error(line, `${name}: ${from} → ${to} — HOST STILL UNREACHABLE AFTER ROLLBACK, needs a person`);
-    else if (to === 'rollingBack' || to === 'unreachable' || to === 'rejected') log.warn(line, `${name}: ${from} → ${to}`);
-    else log.info(line, `${name}: ${from} → ${to}`);
+    recorder.record(
+      {
+        type: 'HostTransition',
+        revision,
+        key: stepKey(name, `${from}->${to}`),
+        host: name,
+        wave,
+        from,
+        to,
+        ...(why ? { reason: why } : {}),
+        ...(SHOW_CHECKS_ON.has(to) && checks.length ? { checks } : {}),
+        ...(rulesetHash && (to === 'verifying' || to === 'verifyingRollback') ? { rulesetHash } : {}),
+        ...(to === 'soaking' && soakUntil ? { soakUntil } : {}),
+      },
+      () => {
+        if (to === 'failed') log.error(line, `${name}: ${from} → ${to} — HOST STILL UNREACHABLE AFTER ROLLBACK, needs a person`);
+        else if (to === 'rollingBack' || to === 'unreachable' || to === 'rejected') log.warn(line, `${name}: ${from} → ${to}`);
+        else log.info(line, `${name}: ${from} → ${to}`);
+      },
+    );
+    if (snap.value === to && (snapshot as { status?: string }).status === 'done') deps.observer?.settled(name, to as HostResult);
   };
   const isHostActor = (ref: unknown): ref is AnyActorRef => /^(host|undo):/.test((ref as AnyActorRef | undefined)?.id ?? '');
   const inspect = (ev: InspectionEvent) => {
@@ -311,7 +349,7 @@ export function startRollout(
   });
 
   const done = (async () => {
-    const output = await toPromise(actor.start()).finally(() => (deps.probers ? undefined : probers.close()));
+    const output = await Promise.race([toPromise(actor.start()), stopped]).finally(() => (deps.probers ? undefined : probers.close()));
     recorder.record({
       type: 'RolloutFinished',
       revision,
@@ -332,6 +370,7 @@ export function startRollout(
       log.info({ event: `Rollout${event.type[0]}${event.type.slice(1).toLowerCase()}Requested` }, `${event.type.toLowerCase()} requested`);
       actor.send(event);
     },
+    interrupt: stopRun,
     done,
   };
 }

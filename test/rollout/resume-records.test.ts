@@ -82,6 +82,6 @@ describe('resume records (SIGKILL in every host state)', () => {
     expect(entered('bad', 'verifyingRollback')).toBe(2);
     // The undo of the canary is its own run, recorded as such.
     expect(events.filter((e) => e.type === 'HostResumed' && e.host === 'good' && e.cause === 'undo')).toHaveLength(1);
-    for (const h of ['good', 'bad']) expect(events.filter((e) => e.type === 'HostTransition' && e.host === h).at(-1)?.to, h).toBe('rolledBack');
+    for (const h of ['good', 'bad']) expect(events.filter((e) => e.type === 'HostTransition' && e.host === h).at(-1), h).toMatchObject({ to: 'rolledBack' });
   });
 });
