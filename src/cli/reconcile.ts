@@ -5,7 +5,7 @@ import { openFileEventStore } from '../eventlog/file-store.js';
 import { stateLayout } from '../eventlog/layout.js';
 import { openSnapshotStore } from '../eventlog/snapshot.js';
 import { openGitSource } from '../git/source.js';
-import { driversFromHostsFile } from '../hosts/drivers.js';
+import { closeDrivers, driversFromHostsFile } from '../hosts/drivers.js';
 import { readHostsFile } from '../hosts/hosts-file.js';
 import { startHttpServer } from '../http/server.js';
 import { createLogger } from '../log/logger.js';
@@ -132,10 +132,12 @@ export async function runReconcile(argv: string[], io: CommandIO): Promise<numbe
       return failed ? 1 : 0;
     }
     const store = await openFileEventStore(layout.events, { logger, onAppended: eventLogObserver(metrics) });
+    const drivers = driversFromHostsFile(hostsFile);
     try {
-      const reconciler = new Reconciler({ ...common, store, drivers: driversFromHostsFile(hostsFile), snapshots: openSnapshotStore(layout.snapshots, logger) });
+      const reconciler = new Reconciler({ ...common, store, drivers, snapshots: openSnapshotStore(layout.snapshots, logger) });
       return (await serve(reconciler, shutdown.signal, serveOptions)) ? 1 : 0;
     } finally {
+      await closeDrivers(drivers);
       await store.close();
     }
   } finally {
