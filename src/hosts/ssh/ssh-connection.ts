@@ -14,6 +14,7 @@ export type SshErrorCode =
   | 'SSH_UNREACHABLE'
   | 'SSH_TIMEOUT'
   | 'SSH_CONNECTION_LOST'
+  | 'SSH_CLOSED'
   | 'SSH_HOST_LOCKED'
   | 'SSH_REVERTED'
   | 'SSH_REMOTE_FAILED';
@@ -70,6 +71,7 @@ export async function hostKeyPolicy(t: SshTarget): Promise<{ known: HostKeys; al
  */
 export class SshConnection {
   private client: Promise<Client> | null = null;
+  private closed = false;
 
   constructor(
     readonly target: SshTarget,
@@ -136,6 +138,8 @@ export class SshConnection {
 
   /** The live connection, or a new one. */
   private session(): Promise<Client> {
+    // A late caller (a read-back still on its way when the command ended) must not open a new one.
+    if (this.closed) return Promise.reject(new SshError('SSH_CLOSED', `${where(this.target)}: the connection was closed`));
     if (!this.client) {
       const p = this.open();
       this.client = p;
@@ -155,6 +159,7 @@ export class SshConnection {
   }
 
   async close(): Promise<void> {
+    this.closed = true;
     const c = this.client;
     this.client = null;
     await c?.then(
