@@ -1,5 +1,5 @@
 import { execFile, spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { chmod, copyFile, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -123,14 +123,24 @@ export async function stopLabSshd(pid: number): Promise<void> {
     }
   }
   const deadline = Date.now() + 5000;
-  while (Date.now() < deadline) {
-    try {
-      process.kill(pid, 0);
-    } catch {
-      return;
-    }
-    await new Promise((r) => setTimeout(r, 20));
+  while (Date.now() < deadline && isRunning(pid)) await new Promise((r) => setTimeout(r, 20));
+}
+
+/** Alive and not a zombie (an sshd whose `lab up` process is gone may wait long to be reaped). */
+export function isRunning(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+  } catch {
+    return false;
   }
+  const stat = (() => {
+    try {
+      return readFileSync(`/proc/${pid}/stat`, 'utf8');
+    } catch {
+      return '';
+    }
+  })();
+  return !/\) [ZX] /.test(stat);
 }
 
 /** Keys, configurations and one running sshd per host; the known-hosts file lists every host key. */

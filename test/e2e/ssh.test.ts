@@ -18,7 +18,7 @@ import { closeDrivers, driversFromHostsFile } from '../../src/hosts/drivers.js';
 import type { HostDriver } from '../../src/hosts/host-driver.js';
 import { parseJournalLine, type JournalLine } from '../../src/hosts/ssh/remote-scripts.js';
 import { labDown, labPrerequisites, labUp, listLabNamespaces, type LabDescription } from '../../src/lab/lab.js';
-import { rekeyLabSshd, sshPrerequisites, startLabSshd, stopLabSshd } from '../../src/lab/lab-sshd.js';
+import { isRunning, rekeyLabSshd, sshPrerequisites, startLabSshd, stopLabSshd } from '../../src/lab/lab-sshd.js';
 import { silentLogger } from '../../src/log/logger.js';
 import { Reconciler } from '../../src/reconciler/reconciler.js';
 import { TestRepo } from '../support/repo.js';
@@ -93,7 +93,7 @@ describe.skipIf(!ssh.ok)('ssh hosts against real OpenSSH (five namespaces, three
     if (lab) {
       await labDown(lab);
       expect(await listLabNamespaces(lab.id)).toEqual([]);
-      for (const h of Object.values(lab.ssh?.hosts ?? {})) expect(() => process.kill(h.pid, 0)).toThrow();
+      for (const h of Object.values(lab.ssh?.hosts ?? {})) expect(isRunning(h.pid)).toBe(false);
     }
     if (work) await rm(work, { recursive: true, force: true });
   });

@@ -29,14 +29,20 @@ now() { date +%s; }
 journal() { printf '%s %s %s %s %s\\n' "$(now)" "$1" "$2" "$3" "$4" >> "$D/journal"; }
 newest() { tail -n 1 "$D/journal" 2>/dev/null; }
 restore_batch() { printf '${RESTORE_PREFIX.replace(/\n/g, '\\n')}'; cat "$1"; }
-alive() { [ -n "$1" ] && kill -0 "$1" 2>/dev/null; }
+# The watchdog of apply $2 runs as $1: not a zombie, and (Linux) not a recycled PID.
+alive() {
+  [ -n "$1" ] && kill -0 "$1" 2>/dev/null || return 1
+  [ -r "/proc/$1/stat" ] || return 0
+  case "$(sed 's/.*) //' "/proc/$1/stat" | cut -d' ' -f1)" in Z|X) return 1 ;; esac
+  tr '\\0' ' ' < "/proc/$1/cmdline" | grep -q -- "$2"
+}
 # A lock left by a watchdog that is gone (host rebooted, process killed) or by an arm step that
 # died half-way: revert what was armed now, then free it.
 recover() {
   [ -d "$L" ] || return 0
   id=$(cat "$L/id" 2>/dev/null); hash=$(cat "$L/hash" 2>/dev/null)
   if [ -n "$id" ] && [ -e "$L/armed.$id" ]; then
-    alive "$(cat "$L/pid" 2>/dev/null)" && return 0
+    alive "$(cat "$L/pid" 2>/dev/null)" "$id" && return 0
     if mv "$L/armed.$id" "$L/claimed" 2>/dev/null; then
       if nft -f "$L/restore.nft" 2>/dev/null; then ev=reverted; else ev=revert-failed; fi
       journal "$ev" "$id" "$hash" "the revert watchdog was gone (host rebooted or process killed); reverted at the next contact"
