@@ -86,6 +86,8 @@ function summary(e: PalisadeEvent): string {
       return e.waves.map((w) => `${w.name}(${w.hosts.length})`).join(' ');
     case 'HostTransition':
       return `${e.host} ${e.from} -> ${e.to}${e.reason ? ` (${e.reason})` : ''}`;
+    case 'HostResumed':
+      return `${e.host} resumed from ${e.from} (${e.cause})`;
     case 'RolloutFinished':
       return `${e.outcome} in ${formatDuration(e.durationMs)}${e.failedHosts.length ? `, failed: ${e.failedHosts.join(',')}` : ''}`;
     case 'RolloutControl':

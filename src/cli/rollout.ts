@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises';
 import os from 'node:os';
 import { parseArgs } from 'node:util';
 import { openFileEventStore } from '../eventlog/file-store.js';
+import { isHostResult } from '../eventlog/events.js';
 import { stateLayout } from '../eventlog/layout.js';
 import { CONTROL_ACTIONS } from '../http/server.js';
 import { project, type ReconcilerState, type RevisionProgress } from '../state/projections.js';
@@ -17,7 +18,8 @@ abort    finish the hosts in flight, then stop the rollout (later waves untouche
 retry    roll the newest revision out again after it failed (it is otherwise pinned as bad)
 
 Control requests go to the running 'palisade reconcile' (its address is in DIR/http.json, or
---url). From another machine they need --token (or PALISADE_CONTROL_TOKEN).`;
+--url). A reconciler started with PALISADE_CONTROL_TOKEN requires it on every request, local
+ones too: pass --token, or set PALISADE_CONTROL_TOKEN here as well.`;
 
 export async function runRollout(argv: string[], io: CommandIO): Promise<number> {
   const [action, ...rest] = argv;
@@ -96,7 +98,7 @@ export function formatStatus(p: ReconcilerState, revision?: string): string {
   const outcome = r.rejected ? 'rejected (invalid, nothing applied)' : (r.outcome ?? (r.control === 'pause' ? 'paused' : 'rolling out'));
   const lines = [`revision ${short(r.revision)} "${(r.message ?? '').split('\n')[0]}" by ${r.author ?? '?'}: ${outcome}${r.attempt ? ` (attempt ${r.attempt + 1})` : ''}`];
   const waves = r.waves ?? [];
-  const current = waves.findIndex((w) => w.hosts.some((h) => !r.hosts[h] || !['confirmed', 'rolledBack', 'failed', 'unreachable', 'rejected'].includes(r.hosts[h]!.state)));
+  const current = waves.findIndex((w) => w.hosts.some((h) => !r.hosts[h] || !isHostResult(r.hosts[h]!.state)));
   lines.push(`  ${'WAVE'.padEnd(10)} ${'HOST'.padEnd(14)} ${'STATE'.padEnd(18)} LAST CHECK`);
   for (const [i, w] of waves.entries()) {
     for (const host of w.hosts) {

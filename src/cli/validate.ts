@@ -1,13 +1,17 @@
 import { formatModelError, type ModelError } from '../model/errors.js';
+import { readNotifyFile } from '../notify/config.js';
 import { readRepositoryDirectory } from '../repository/repository.js';
 import { UsageError, type CommandIO } from './io.js';
 
-export const VALIDATE_USAGE = `usage: palisade validate [DIR] [--format text|json|github] [--skip-invalid]
+export const VALIDATE_USAGE = `usage: palisade validate [DIR] [--notify FILE] [--format text|json|github] [--skip-invalid]
 
-Validates every Calico resource under DIR (default: the current directory) and prints every
-problem as file:line:col: Kind/name: field: reason. Exit status 0 when valid, 1 when not, 2 on
-a usage error.
+Validates every Calico resource under DIR (default: the current directory, unless only --notify
+is given) and prints every problem as file:line:col: Kind/name: field: reason. Exit status 0
+when valid, 1 when not, 2 on a usage error.
 
+  --notify FILE     also check a notify file (the one 'palisade reconcile --notify' reads);
+                    environment variables it names that are unset are warnings here (errors
+                    for reconcile, which needs their values)
   --format text     one line per problem (default)
   --format json     one JSON document: {valid, resources, errors[], warnings[]}
   --format github   GitHub Actions annotations (::error / ::warning)
@@ -18,15 +22,15 @@ a usage error.
 type Format = 'text' | 'json' | 'github';
 
 interface ValidateArgs {
-  dir: string;
+  dir: string | null;
+  notify: string | null;
   format: Format;
   skipInvalid: boolean;
   help: boolean;
 }
 
 function parseArgs(argv: readonly string[]): ValidateArgs {
-  const args: ValidateArgs = { dir: '.', format: 'text', skipInvalid: false, help: false };
-  let dirSeen = false;
+  const args: ValidateArgs = { dir: null, notify: null, format: 'text', skipInvalid: false, help: false };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
     if (a === '--help' || a === '-h') args.help = true;
@@ -35,13 +39,15 @@ function parseArgs(argv: readonly string[]): ValidateArgs {
       const value = a.includes('=') ? a.slice(a.indexOf('=') + 1) : argv[++i];
       if (value !== 'text' && value !== 'json' && value !== 'github') throw new UsageError(`--format must be text, json or github (got ${value ?? 'nothing'})`);
       args.format = value;
+    } else if (a === '--notify' || a.startsWith('--notify=')) {
+      const value = a.includes('=') ? a.slice(a.indexOf('=') + 1) : argv[++i];
+      if (!value) throw new UsageError('--notify needs a FILE');
+      args.notify = value;
     } else if (a.startsWith('-')) throw new UsageError(`unknown option ${a}`);
-    else if (dirSeen) throw new UsageError(`only one DIR may be given (got ${args.dir} and ${a})`);
-    else {
-      args.dir = a;
-      dirSeen = true;
-    }
+    else if (args.dir !== null) throw new UsageError(`only one DIR may be given (got ${args.dir} and ${a})`);
+    else args.dir = a;
   }
+  if (args.dir === null && args.notify === null) args.dir = '.';
   return args;
 }
 
@@ -69,14 +75,19 @@ export async function runValidate(argv: string[], io: CommandIO): Promise<number
     io.stdout.write(VALIDATE_USAGE);
     return 0;
   }
-  let result;
-  try {
-    result = await readRepositoryDirectory(args.dir, { skipInvalid: args.skipInvalid });
-  } catch (e) {
-    io.stderr.write(`palisade validate: cannot read ${args.dir}: ${(e as Error).message}\n`);
-    return 2;
+  let result = { errors: [] as ModelError[], warnings: [] as ModelError[], resources: [] as unknown[] };
+  if (args.dir !== null) {
+    try {
+      result = await readRepositoryDirectory(args.dir, { skipInvalid: args.skipInvalid });
+    } catch (e) {
+      io.stderr.write(`palisade validate: cannot read ${args.dir}: ${(e as Error).message}\n`);
+      return 2;
+    }
   }
-  const { errors, warnings, resources } = result;
+  const notify = args.notify === null ? null : await readNotifyFile(args.notify);
+  const errors = [...result.errors, ...(notify?.errors ?? [])];
+  const warnings = [...result.warnings, ...(notify?.unset ?? [])];
+  const { resources } = result;
   const valid = errors.length === 0;
   switch (args.format) {
     case 'json':

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { CheckSpec } from '../checks/check-spec.js';
 import { judge } from '../checks/run-checks.js';
+import type { Prober } from '../checks/probes/node-probe.js';
 import { probe } from '../checks/probes/probe.js';
 import { notReached, reached, type ProbeOrigin, type ProbeResult } from '../checks/probes/probe-result.js';
 import { NftError, readTable, type NftRunner } from '../dataplane/index.js';
@@ -172,7 +173,11 @@ export class SshHost implements HostDriver {
    * against the known-hosts file (banner only for a target it has no key for). Host vantage:
    * from the host itself, through its sshd (`tcp`); other kinds need tools a bare host lacks.
    */
-  async check(check: CheckSpec): Promise<CheckOutcome> {
+  warmUp(prober: Prober): void {
+    prober.warm?.(this.origin);
+  }
+
+  async check(check: CheckSpec, prober?: Prober): Promise<CheckOutcome> {
     if (check.vantage === 'host') return this.hostCheck(check);
     const target = check.target ?? this.address;
     let hostKeys;
@@ -189,7 +194,7 @@ export class SshHost implements HostDriver {
         };
       }
     }
-    const result = await probe(check, target, this.origin, hostKeys ? { hostKeys } : {});
+    const result = await probe(check, target, this.origin, prober, hostKeys ? { hostKeys } : {});
     return judge(check, result, `from management to ${this.name} (${target})${hostKeys ? ' [handshake]' : ''}`);
   }
 

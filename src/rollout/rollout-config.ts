@@ -1,6 +1,6 @@
 import { LineCounter, parseDocument } from 'yaml';
 import { z } from 'zod';
-import type { Wave } from '../../machines/rollout.js';
+import type { Wave } from '../eventlog/events.js';
 import { CheckSpec } from '../checks/check-spec.js';
 import type { ModelError } from '../model/errors.js';
 import { parseSelector } from '../selector/index.js';
