@@ -73,6 +73,9 @@ function sshdConfig(host: SshdHost, dir: string, penalties: boolean): string {
     'MaxSessions 100',
     'PrintMotd no',
     'LogLevel ERROR',
+    // bash sources ~/.bashrc for commands run by sshd unless it is a nested shell; this
+    // machine's root .bashrc is nobody's lab (it may be slow, or block), so skip it.
+    'SetEnv SHLVL=1',
     ...(penalties ? ['PerSourcePenalties no'] : []),
     '',
   ].join('\n');
