@@ -102,7 +102,7 @@ export async function runReconcile(argv: string[], io: CommandIO): Promise<numbe
   const driftIntervalMs = values['drift-interval'];
   const publicUrl = values['public-url'];
   if (publicUrl !== undefined && !/^https?:\/\/[^/]/.test(publicUrl)) throw new UsageError(`--public-url must be an http:// or https:// URL, got '${publicUrl}'`);
-  if (values.notify !== undefined && values.store !== undefined) throw new UsageError('--notify is not supported with --store yet: notification positions are kept in the local state directory');
+  if (values.notify !== undefined && values.store !== undefined) throw new UsageError("--notify is not supported with --store yet: positions live in this machine's state directory, and etcd log snapshots delete events a provider has not sent");
   const notify = values.notify === undefined ? null : await loadNotify(values.notify);
 
   const hostsFile = await readHostsFile(values.hosts);
