@@ -1,7 +1,7 @@
 import type { Family, HostProgram } from '../compiler/ir.js';
 import type { Step, Verdict } from '../simulator/index.js';
 import { coalesce, intersect, type Box } from './box.js';
-import { evaluate, type Context } from './evaluate.js';
+import { evaluate, type Context, type Piece } from './evaluate.js';
 
 /** A part of one context's header space whose verdict differs between two programs. */
 export interface DiffBox {
@@ -10,8 +10,9 @@ export interface DiffBox {
   box: Box;
   before: Verdict;
   after: Verdict;
-  beforeBy: Step;
-  afterBy: Step;
+  /** The steps that decide the packets of the box, before and after (most boxes have one each). */
+  beforeBy: Step[];
+  afterBy: Step[];
 }
 
 export const FAMILIES: readonly Family[] = [4, 6];
@@ -48,13 +49,26 @@ export function contextsOf(interfaces: readonly string[], programs: readonly Hos
 export function diffContext(before: HostProgram, after: HostProgram, context: Context, family: Family): DiffBox[] {
   const b = evaluate(before, context, family);
   const a = evaluate(after, context, family);
-  const out: DiffBox[] = [];
+  // Grouped by verdicts only, so e.g. every failsafe port that closes is one box, not one per port.
+  const groups = new Map<string, { before: Verdict; after: Verdict; boxes: Box[]; pb: Piece[]; pa: Piece[] }>();
   for (const pb of b) {
     for (const pa of a) {
       if (pb.verdict === pa.verdict) continue;
       const boxes = intersect(pb.region, pa.region);
       if (boxes.length === 0) continue;
-      for (const box of coalesce(boxes)) out.push({ context, family, box, before: pb.verdict, after: pa.verdict, beforeBy: pb.by, afterBy: pa.by });
+      const k = `${pb.verdict}|${pa.verdict}`;
+      const g = groups.get(k) ?? { before: pb.verdict, after: pa.verdict, boxes: [], pb: [], pa: [] };
+      g.boxes.push(...boxes);
+      if (!g.pb.includes(pb)) g.pb.push(pb);
+      if (!g.pa.includes(pa)) g.pa.push(pa);
+      groups.set(k, g);
+    }
+  }
+  const out: DiffBox[] = [];
+  for (const g of groups.values()) {
+    for (const box of coalesce(g.boxes)) {
+      const by = (pieces: Piece[]) => pieces.filter((p) => intersect(p.region, [box]).length > 0).map((p) => p.by);
+      out.push({ context, family, box, before: g.before, after: g.after, beforeBy: by(g.pb), afterBy: by(g.pa) });
     }
   }
   return out;
