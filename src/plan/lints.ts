@@ -197,6 +197,8 @@ function sshFromManagement(program: HostProgram, facts: HostFacts, management: r
     );
 }
 
+const ACTION_NAME = { allow: 'Allow', deny: 'Deny', pass: 'Pass', log: 'Log' } as const;
+
 const ruleKey = (kind: 'policy' | 'profile', name: string, direction: string, index: number) => `${kind}|${name}|${direction}|${index}`;
 
 interface Reach {
@@ -240,26 +242,24 @@ function unreachableRules({ programOf, facts, locator }: LintInput, skip: Readon
     }
   }
   for (const [k, r] of reach) {
-    if (r.reached || !r.matchable || skip.has(k)) continue;
+    // A rule only failsafes keep from matching is failsafe-port-restricted's case, with better advice.
+    if (r.reached || !r.matchable || (skip.has(k) && [...r.blockers.values()].every((b) => b.text.startsWith('failsafe ')))) continue;
     const kind = r.chain.kind === 'policy' ? 'GlobalNetworkPolicy' : 'Profile';
     const blockers = [...r.blockers.values()].map((b) => {
-      const at = stepLocation(b, locator) ?? failsafeConfig(locator, b);
+      const at = b.text.startsWith('failsafe ') ? failsafeConfig(locator) : stepLocation(b, locator);
       return `${b.text}${at ? ` (${at.file}:${at.line})` : ''}`;
     });
     const rule = r.chain.rules.find((x) => x.index === r.index)!;
     add('rule-unreachable', kind, r.chain.name, ['spec', r.chain.direction, r.index], {
-      message: `${r.chain.direction} rule ${r.index} (${rule.action}) can never match: everything it matches is decided before it by ${blockers.join('; ')}`,
+      message: `${r.chain.direction} rule ${r.index} (${ACTION_NAME[rule.action]}) can never match: everything it matches is decided before it by ${blockers.join('; ')}`,
       why: 'Rules, policies and tiers are evaluated in order and the first Allow, Deny or Pass (or a failsafe) ends the walk, so no packet ever reaches this rule.',
       fix: 'Move it before the rules that decide first, narrow those, or delete it.',
     });
   }
 }
 
-/** The failsafe lists a failsafe step comes from. */
-function failsafeConfig(locator: FieldLocator, step: Step) {
-  if (!step.text.startsWith('failsafe ')) return undefined;
-  return locator.locate('FelixConfiguration/default', ['spec']);
-}
+/** Where the failsafe lists are set (nowhere: Felix's defaults). */
+const failsafeConfig = (locator: FieldLocator) => locator.locate('FelixConfiguration/default', ['spec']);
 
 /** Same tier, same order, a host endpoint in common, and rules that could decide one packet differently. */
 function orderTies({ ctx }: LintInput, applied: Map<string, HostEndpoint[]>, add: Add): void {

@@ -1,6 +1,7 @@
 import type { Family, HostFacts } from '../compiler/ir.js';
 import { boxWith, DPORT, DST, ICMP_CODE, ICMP_TYPE, intersectBox, PROTO, SRC, type Box } from '../headerspace/box.js';
 import type { DiffBox } from '../headerspace/diff.js';
+import { evaluateRegion } from '../headerspace/evaluate.js';
 import * as iv from '../headerspace/intervals.js';
 import type { IntervalSet } from '../headerspace/intervals.js';
 import { netsToIntervals } from '../headerspace/match.js';
@@ -74,7 +75,9 @@ export function findDangers(facts: HostFacts, boxes: readonly DiffBox[], needs: 
         need.expect === 'open'
           ? `check ${need.name} (${need.describe}) needs this path; the rollout would fail it and stop${need.direction === 'ingress' ? ', and the host may be unreachable for its operators' : ''}`
           : `check ${need.name} (${need.describe}) expects this path closed; the change opens it`;
-      dangers.push({ host: facts.node, check: need.name, why, change: flowChange(facts.node, { ...d, box: part }, before, after) });
+      // The steps that decide this part only, not the whole box it was cut from.
+      const by = (view: RevisionView) => evaluateRegion(view.program, c, d.family, [part]).map((p) => p.by);
+      dangers.push({ host: facts.node, check: need.name, why, change: flowChange(facts.node, { ...d, box: part, beforeBy: by(before), afterBy: by(after) }, before, after) });
     }
   }
   return dangers;
