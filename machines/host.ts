@@ -1,5 +1,5 @@
 import { assign, fromCallback, fromPromise, setup, type EventObject } from 'xstate';
-import type { CheckOutcome } from '../src/eventlog/events.js';
+import type { CheckOutcome, HostOutput, HostResult, ResumableState } from '../src/eventlog/events.js';
 import type { SoakEvent, SoakInput } from './soak.js';
 
 /**
@@ -27,8 +27,6 @@ export interface HostInput {
   soakUntil?: number | null;
 }
 
-export type ResumableState = 'applying' | 'verifying' | 'soaking' | 'rollingBack';
-
 export interface HostContext extends Required<Omit<HostInput, 'resumeFrom'>> {
   resumeFrom: ResumableState | null;
   soakUntil: number | null;
@@ -51,15 +49,6 @@ export interface PreflightResult extends CheckRound {
 export interface EffectInput {
   host: string;
   revision: string;
-}
-
-export type HostResult = 'confirmed' | 'rolledBack' | 'failed' | 'unreachable' | 'rejected';
-
-export interface HostOutput {
-  host: string;
-  result: HostResult;
-  reason: string | null;
-  checks: CheckOutcome[];
 }
 
 /** Effects are supplied by whoever runs the machine; a missing one fails loudly. */

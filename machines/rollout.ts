@@ -1,6 +1,7 @@
 import { assign, enqueueActions, setup, stopChild } from 'xstate';
 import { chainOf, newestFirst, prepend, type Chain } from './chain.js';
-import { hostMachine, type HostOutput, type ResumableState } from './host.js';
+import type { HostOutput, ResumableState, RolloutOutcome, Wave } from '../src/eventlog/events.js';
+import { hostMachine } from './host.js';
 
 /**
  * The rollout of one revision: waves in order (the first is the canary), hosts of a wave run
@@ -11,11 +12,6 @@ import { hostMachine, type HostOutput, type ResumableState } from './host.js';
  * cut off between apply and verification.
  * Host machines are spawned children; their effects are injected by providing `host`.
  */
-
-export interface Wave {
-  name: string;
-  hosts: string[];
-}
 
 export interface RolloutInput {
   revision: string;
@@ -33,8 +29,6 @@ export interface RolloutInput {
   /** After a restart: order in which hosts were confirmed (rollback undoes newest first). */
   confirmedOrder?: string[];
 }
-
-export type RolloutOutcome = 'completed' | 'halted' | 'rolledBack' | 'aborted' | 'superseded';
 
 export interface RolloutContext extends Omit<RolloutInput, 'settled' | 'inFlight' | 'confirmedOrder'> {
   inFlight: NonNullable<RolloutInput['inFlight']>;

@@ -1,48 +1,69 @@
 import { readFile } from 'node:fs/promises';
 import os from 'node:os';
-import { parseArgs } from 'node:util';
 import { openFileEventStore } from '../eventlog/file-store.js';
+import { isHostResult } from '../eventlog/events.js';
 import { stateLayout } from '../eventlog/layout.js';
 import { CONTROL_ACTIONS } from '../http/server.js';
-import { project, type ReconcilerState, type RevisionProgress } from '../state/projections.js';
+import { isFinished, project, revisionOutcome, type HostProgress, type ReconcilerState, type RevisionProgress } from '../state/projections.js';
+import { parseCommand, pickSubcommand } from './args.js';
+import { formatDuration } from './events.js';
 import { UsageError, type CommandIO } from './io.js';
 
-const USAGE = `usage: palisade rollout status --state DIR [--watch] [--revision SHA]
+const USAGE = `usage: palisade rollout status --state DIR [--watch] [--revision SHA] [-o text|json]
+       palisade rollout wait   --state DIR [--revision SHA] [--timeout D]
        palisade rollout pause|resume|abort|retry --state DIR [--url URL] [--token TOKEN]
 
-status   hosts × state for the current revision, its waves, and each host's last check
+status   hosts × state for the current revision, its waves, each host's last check, and the soak
+         time left; --watch redraws it in place on a terminal until Ctrl-C
+wait     wait until the revision (default: the newest; SHA may not be seen yet) has finished;
+         for scripts. Exit status:
+           0 completed            3 halted          4 rolled back     5 rejected (invalid)
+           6 aborted              7 superseded      8 --timeout reached
+           1 the event log could not be read       2 usage error
 pause    finish the hosts in flight, start no new ones until 'resume'
 resume   continue a paused rollout
 abort    finish the hosts in flight, then stop the rollout (later waves untouched)
 retry    roll the newest revision out again after it failed (it is otherwise pinned as bad)
 
 Control requests go to the running 'palisade reconcile' (its address is in DIR/http.json, or
---url). From another machine they need --token (or PALISADE_CONTROL_TOKEN).`;
+--url). A reconciler started with PALISADE_CONTROL_TOKEN requires it on every request, local
+ones too: pass --token, or set PALISADE_CONTROL_TOKEN here as well. They exit 0 when accepted,
+1 when refused or the reconciler does not answer.`;
+
+const SUBCOMMANDS = ['status', 'wait', ...CONTROL_ACTIONS] as const;
+const STATUS = {
+  name: 'rollout status',
+  usage: USAGE,
+  options: { state: { type: 'string' }, watch: { type: 'boolean', short: 'w' }, revision: { type: 'string' } },
+  output: { formats: ['text', 'json'] },
+} as const;
+const WAIT = { name: 'rollout wait', usage: USAGE, options: { state: { type: 'string' }, revision: { type: 'string' }, timeout: { type: 'duration' } } } as const;
+const CONTROL = { usage: USAGE, options: { state: { type: 'string' }, url: { type: 'string' }, token: { type: 'string' } } } as const;
+
+/** `rollout wait`'s exit status for each way a revision can end. */
+export const WAIT_EXIT = { completed: 0, halted: 3, rolledBack: 4, rejected: 5, aborted: 6, superseded: 7, timeout: 8 } as const;
 
 export async function runRollout(argv: string[], io: CommandIO): Promise<number> {
-  const [action, ...rest] = argv;
-  const { values } = parseArgs({
-    args: rest,
-    options: {
-      state: { type: 'string' },
-      watch: { type: 'boolean', default: false },
-      revision: { type: 'string' },
-      url: { type: 'string' },
-      token: { type: 'string' },
-      help: { type: 'boolean', default: false },
-    },
-  });
-  if (values.help || !action) {
-    io.stdout.write(`${USAGE}\n`);
-    return values.help ? 0 : 2;
-  }
+  const picked = pickSubcommand(argv, { name: 'rollout', usage: USAGE, subcommands: SUBCOMMANDS }, io);
+  if (typeof picked === 'number') return picked;
+  const { sub: action, rest } = picked;
   if (action === 'status') {
-    if (!values.state) throw new UsageError(`rollout status needs --state DIR\n\n${USAGE}`);
-    return status(values.state, values.revision, values.watch, io);
+    const args = parseCommand(rest, STATUS, io);
+    if (!args) return 0;
+    if (!args.values.state) throw new UsageError('rollout status needs --state DIR', undefined, 'rollout status');
+    return status(args.values.state, args.values.revision, args.values.watch, args.output === 'json', io);
   }
-  if (!(CONTROL_ACTIONS as readonly string[]).includes(action)) throw new UsageError(`unknown rollout action '${action}'\n\n${USAGE}`);
+  if (action === 'wait') {
+    const args = parseCommand(rest, WAIT, io);
+    if (!args) return 0;
+    if (!args.values.state) throw new UsageError('rollout wait needs --state DIR', undefined, 'rollout wait');
+    return wait(args.values.state, args.values.revision, args.values.timeout, io);
+  }
+  const args = parseCommand(rest, { ...CONTROL, name: `rollout ${action}` }, io);
+  if (!args) return 0;
+  const values = args.values;
   const url = values.url ?? (values.state ? await endpointOf(values.state) : undefined);
-  if (!url) throw new UsageError(`rollout ${action} needs --state DIR of a running reconciler, or --url`);
+  if (!url) throw new UsageError(`rollout ${action} needs --state DIR of a running reconciler, or --url`, undefined, `rollout ${action}`);
   const token = values.token ?? process.env.PALISADE_CONTROL_TOKEN;
   let response: Response;
   try {
@@ -68,17 +89,36 @@ async function endpointOf(stateDir: string): Promise<string | undefined> {
   }
 }
 
-async function status(stateDir: string, revision: string | undefined, watch: boolean, io: CommandIO): Promise<number> {
+const sleep = (ms: number, signal?: AbortSignal) =>
+  new Promise<void>((resolve) => {
+    const t = setTimeout(done, ms);
+    function done() {
+      clearTimeout(t);
+      signal?.removeEventListener('abort', done);
+      resolve();
+    }
+    signal?.addEventListener('abort', done, { once: true });
+  });
+
+async function status(stateDir: string, revision: string | undefined, watch: boolean, json: boolean, io: CommandIO): Promise<number> {
   const store = await openFileEventStore(stateLayout(stateDir).events, { readOnly: true });
   try {
     let p = project(await store.read());
-    io.stdout.write(formatStatus(p, revision));
+    const render = () => (json ? `${JSON.stringify(statusRecord(p, revision, Date.now()))}\n` : formatStatus(p, revision, Date.now()));
+    // On a terminal the screen is redrawn in place (and every second, for the soak clock);
+    // elsewhere a new screen is appended only when something changed.
+    const inPlace = watch && !json && io.stdout.isTTY === true;
+    let shown = render();
+    io.stdout.write(shown);
     while (watch && !io.signal?.aborted) {
-      await new Promise((r) => setTimeout(r, 1000));
+      await sleep(1000, io.signal);
       const more = await store.read(p.lastSeq);
-      if (more.length === 0) continue;
-      p = project(more, p);
-      io.stdout.write(`\n${formatStatus(p, revision)}`);
+      if (more.length > 0) p = project(more, p);
+      else if (!inPlace) continue;
+      const next = render();
+      if (next === shown) continue;
+      io.stdout.write(inPlace ? `\x1b[${shown.split('\n').length - 1}F\x1b[J${next}` : `\n${next}`);
+      shown = next;
     }
     return 0;
   } finally {
@@ -86,24 +126,83 @@ async function status(stateDir: string, revision: string | undefined, watch: boo
   }
 }
 
+/** Waits, polling the event log read-only, until the revision has finished; its outcome is the exit status. */
+async function wait(stateDir: string, revision: string | undefined, timeoutMs: number | undefined, io: CommandIO): Promise<number> {
+  const store = await openFileEventStore(stateLayout(stateDir).events, { readOnly: true });
+  const deadline = timeoutMs === undefined ? Infinity : Date.now() + timeoutMs;
+  try {
+    let p = project(await store.read());
+    const target = revision ?? [...p.revisions.values()].filter((r) => r.observedAt).at(-1)?.revision;
+    for (;;) {
+      const r = target === undefined ? [...p.revisions.values()].find((x) => x.observedAt) : [...p.revisions.values()].find((x) => x.revision.startsWith(target));
+      if (r && isFinished(r)) {
+        const outcome = r.rejected ? 'rejected' : r.outcome!;
+        io.stdout.write(`${short(r.revision)}: ${outcome}${r.failedHosts.length ? ` (failed: ${r.failedHosts.join(', ')})` : ''}\n`);
+        return WAIT_EXIT[outcome];
+      }
+      if (Date.now() >= deadline || io.signal?.aborted) {
+        io.stderr.write(`palisade rollout wait: ${target ? short(target) : 'no revision'} ${r ? `still ${revisionOutcome(r)}` : 'not seen yet'} after ${timeoutMs === undefined ? 'being stopped' : `${timeoutMs / 1000} s`}\n`);
+        return WAIT_EXIT.timeout;
+      }
+      await sleep(Math.min(500, deadline - Date.now()), io.signal);
+      p = project(await store.read(p.lastSeq), p);
+    }
+  } finally {
+    await store.close();
+  }
+}
+
 const short = (oid: string) => oid.slice(0, 8);
 
-/** The status screen: one revision, its waves, every host's state and last check. */
-export function formatStatus(p: ReconcilerState, revision?: string): string {
+/** Soak time left, while a host soaks and the reconciler said when the soak ends. */
+const soakLeftMs = (h: HostProgress | undefined, now: number): number | undefined => (h?.state === 'soaking' && h.soakUntil !== undefined ? Math.max(0, h.soakUntil - now) : undefined);
+
+function hostState(h: HostProgress | undefined, now: number): string {
+  const left = soakLeftMs(h, now);
+  return left === undefined ? (h?.state ?? 'queued') : `soaking ${formatDuration(Math.ceil(left / 1000) * 1000)} left`;
+}
+
+function pickRevision(p: ReconcilerState, revision?: string): RevisionProgress | undefined {
   const all = [...p.revisions.values()].filter((r) => r.observedAt);
-  const r: RevisionProgress | undefined = revision ? all.find((x) => x.revision.startsWith(revision)) : all.at(-1);
+  return revision ? all.find((x) => x.revision.startsWith(revision)) : all.at(-1);
+}
+
+/** `rollout status -o json`: the same screen as data. */
+export function statusRecord(p: ReconcilerState, revision: string | undefined, now: number) {
+  const r = pickRevision(p, revision);
+  if (!r) return { revision: null };
+  return {
+    revision: r.revision,
+    author: r.author ?? null,
+    message: r.message ?? null,
+    outcome: revisionOutcome(r),
+    attempt: r.attempt,
+    paused: r.control === 'pause' && !r.outcome,
+    waves: (r.waves ?? []).map((w) => ({
+      name: w.name,
+      hosts: w.hosts.map((host) => {
+        const h = r.hosts[host];
+        return { host, state: h?.state ?? 'queued', reason: h?.reason ?? null, soakLeftMs: soakLeftMs(h, now) ?? null, checks: h?.checks ?? [] };
+      }),
+    })),
+  };
+}
+
+/** The status screen: one revision, its waves, every host's state and last check. */
+export function formatStatus(p: ReconcilerState, revision?: string, now = Date.now()): string {
+  const r = pickRevision(p, revision);
   if (!r) return revision ? `no revision ${revision} in the event log\n` : 'no revision in the event log yet\n';
   const outcome = r.rejected ? 'rejected (invalid, nothing applied)' : (r.outcome ?? (r.control === 'pause' ? 'paused' : 'rolling out'));
   const lines = [`revision ${short(r.revision)} "${(r.message ?? '').split('\n')[0]}" by ${r.author ?? '?'}: ${outcome}${r.attempt ? ` (attempt ${r.attempt + 1})` : ''}`];
   const waves = r.waves ?? [];
-  const current = waves.findIndex((w) => w.hosts.some((h) => !r.hosts[h] || !['confirmed', 'rolledBack', 'failed', 'unreachable', 'rejected'].includes(r.hosts[h]!.state)));
+  const current = waves.findIndex((w) => w.hosts.some((h) => !r.hosts[h] || !isHostResult(r.hosts[h]!.state)));
   lines.push(`  ${'WAVE'.padEnd(10)} ${'HOST'.padEnd(14)} ${'STATE'.padEnd(18)} LAST CHECK`);
   for (const [i, w] of waves.entries()) {
     for (const host of w.hosts) {
       const h = r.hosts[host];
       const check = h?.checks?.find((c) => !c.ok && !c.preexisting) ?? h?.checks?.at(-1);
       const marker = i === current && !r.outcome ? '>' : ' ';
-      lines.push(`${marker} ${w.name.padEnd(10)} ${host.padEnd(14)} ${(h?.state ?? 'queued').padEnd(18)} ${check ? `${check.ok ? 'ok' : 'FAILED'} ${check.name}: ${check.detail}` : ''}`.trimEnd());
+      lines.push(`${marker} ${w.name.padEnd(10)} ${host.padEnd(14)} ${hostState(h, now).padEnd(18)} ${check ? `${check.ok ? 'ok' : 'FAILED'} ${check.name}: ${check.detail}` : ''}`.trimEnd());
       if (h?.reason && h.state !== 'confirmed') lines.push(`  ${''.padEnd(10)} ${''.padEnd(14)} ↳ ${h.reason}`);
     }
   }

@@ -36,14 +36,24 @@ export async function readTable(nft: NftRunner): Promise<SavedRuleset> {
   throw new NftError('NFT_READ_FAILED', 'could not list the palisade table', r.stderr, nft.where);
 }
 
+/** What the caller already knows, so the apply skips the `nft` runs that would only find it again. */
+export interface ApplyHints {
+  /** This very text passed `nft -c` on this host moments ago. */
+  checked?: boolean;
+  /** The table as listed just before (the rollout's before-snapshot). */
+  previous?: SavedRuleset;
+}
+
 /**
  * check → save → apply → read back and compare. nft applies a batch all-or-nothing, so a failed
  * check or apply leaves the host as it was; a read-back that does not match restores the saved table.
  */
-export async function applyRuleset(nft: NftRunner, text: string): Promise<ApplyResult> {
-  const check = await nft.run(['-c', '-f', '-'], text);
-  if (check.code !== 0) throw new NftError('NFT_CHECK_FAILED', 'nft rejected the ruleset in a dry run', check.stderr, nft.where);
-  const previous = await readTable(nft);
+export async function applyRuleset(nft: NftRunner, text: string, hints: ApplyHints = {}): Promise<ApplyResult> {
+  if (!hints.checked) {
+    const check = await nft.run(['-c', '-f', '-'], text);
+    if (check.code !== 0) throw new NftError('NFT_CHECK_FAILED', 'nft rejected the ruleset in a dry run', check.stderr, nft.where);
+  }
+  const previous = hints.previous ?? (await readTable(nft));
   const apply = await nft.run(['-f', '-'], text);
   if (apply.code !== 0) throw new NftError('NFT_APPLY_FAILED', 'nft failed to apply the ruleset', apply.stderr, nft.where);
   const applied = await readTable(nft);

@@ -16,6 +16,8 @@ export interface LeaderTerm {
   fence: Fence;
   /** Aborts when leadership is lost or the process is stopping: stop the loop and return. */
   signal: AbortSignal;
+  /** Aborts (with the reason) only when leadership is lost: stop work in flight at once. */
+  lost: AbortSignal;
   /** Host drivers for the hosts file; agent hosts write through this term's fence. */
   drivers(file: HostsFile, checksFor: (host: string) => readonly CheckSpec[]): Map<string, HostDriver>;
 }
@@ -60,6 +62,7 @@ export async function runWithLeaderElection(opts: LeaderElectionOptions): Promis
           store,
           fence: leadership.fence,
           signal,
+          lost: leadership.signal,
           drivers: (file, checksFor) => driversFromHostsFile(file, { etcd, checksFor, fence: leadership.fence, ...(opts.confirmMs ? { confirmMs: opts.confirmMs } : {}) }),
         });
       } catch (e) {

@@ -5,7 +5,7 @@ export type EventLogErrorCode =
   | 'EVENTLOG_LOCKED'
   /** A draft does not match the event schema; nothing of the call was appended. */
   | 'EVENTLOG_INVALID_EVENT'
-  /** A write or fsync failed; the store refuses further appends until it is reopened. */
+  /** A write or fsync failed (a full disk, an I/O error); appends are refused until the store has reopened itself. */
   | 'EVENTLOG_IO'
   /** The store was opened read-only or closed. */
   | 'EVENTLOG_READONLY'

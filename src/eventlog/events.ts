@@ -51,6 +51,50 @@ export const CheckOutcome = z.object({
 });
 export type CheckOutcome = z.infer<typeof CheckOutcome>;
 
+/*
+ * Results every stage speaks about: the host machine produces them, the rollout runner records
+ * them, projections, the CLI, the status API and notifiers read them. They live here, with the
+ * event schema, so no stage imports them from a later one.
+ */
+
+/** Where a host's part in a rollout ends. */
+export const HostResult = z.enum(['confirmed', 'rolledBack', 'failed', 'unreachable', 'rejected']);
+export type HostResult = z.infer<typeof HostResult>;
+const HOST_RESULTS: ReadonlySet<string> = new Set(HostResult.options);
+/** True when a host state is final for its rollout. */
+export const isHostResult = (state: string): state is HostResult => HOST_RESULTS.has(state);
+
+/** Host states a restarted rollout can pick a host up in. */
+export const ResumableState = z.enum(['applying', 'verifying', 'soaking', 'rollingBack']);
+export type ResumableState = z.infer<typeof ResumableState>;
+
+export const HostOutput = z.object({
+  host: z.string(),
+  result: HostResult,
+  reason: z.string().nullable(),
+  checks: z.array(CheckOutcome),
+});
+export type HostOutput = z.infer<typeof HostOutput>;
+
+/** A wave of a rollout: its name and hosts, in the order they are started. */
+export const Wave = z.object({ name: z.string(), hosts: z.array(z.string()) });
+export type Wave = z.infer<typeof Wave>;
+
+/** How the rollout of one revision ended. */
+export const RolloutOutcome = z.enum(['completed', 'halted', 'rolledBack', 'aborted', 'superseded']);
+export type RolloutOutcome = z.infer<typeof RolloutOutcome>;
+
+/** How a commit ended: its rollout's outcome, or rejected before any rollout. */
+export const CommitOutcome = z.enum([...RolloutOutcome.options, 'rejected']);
+export type CommitOutcome = z.infer<typeof CommitOutcome>;
+
+export const CommitResult = z.object({ revision: z.string(), outcome: CommitOutcome, failedHosts: z.array(z.string()) });
+export type CommitResult = z.infer<typeof CommitResult>;
+
+/** An operator's request to the running rollout. */
+export const ControlAction = z.enum(['pause', 'resume', 'abort', 'retry']);
+export type ControlAction = z.infer<typeof ControlAction>;
+
 export const CommitObserved = z.object({
   ...Envelope,
   type: z.literal('CommitObserved'),
@@ -84,7 +128,7 @@ export const HistoryRewritten = z.object({
 export const RolloutStarted = z.object({
   ...Envelope,
   type: z.literal('RolloutStarted'),
-  waves: z.array(z.object({ name: z.string(), hosts: z.array(z.string()) })),
+  waves: z.array(Wave),
 });
 
 export const HostTransition = z.object({
@@ -102,10 +146,27 @@ export const HostTransition = z.object({
   soakUntil: z.number().optional(),
 });
 
+/**
+ * A new run of a host's machine begins, at `queued`, for a host the log already has in `from`:
+ * the reconciler restarted (or a new leader took over) with the host mid-step, or a confirmed
+ * host is undone because a later wave failed. Every `HostTransition` after it is an edge of the
+ * host machine again, starting from `queued`, so the path in the log reads as it happened.
+ */
+export const HostResumed = z.object({
+  ...Envelope,
+  type: z.literal('HostResumed'),
+  host: z.string(),
+  wave: z.number().int().nonnegative(),
+  /** The host's state in the log when the new run began. */
+  from: z.string(),
+  cause: z.enum(['restart', 'undo']),
+  reason: z.string().optional(),
+});
+
 export const RolloutFinished = z.object({
   ...Envelope,
   type: z.literal('RolloutFinished'),
-  outcome: z.enum(['completed', 'halted', 'rolledBack', 'aborted', 'superseded']),
+  outcome: RolloutOutcome,
   failedHosts: z.array(z.string()),
   durationMs: z.number().nonnegative(),
 });
@@ -114,7 +175,7 @@ export const RolloutFinished = z.object({
 export const RolloutControl = z.object({
   ...Envelope,
   type: z.literal('RolloutControl'),
-  action: z.enum(['pause', 'resume', 'abort', 'retry']),
+  action: ControlAction,
   /** Who or what asked (CLI user, HTTP client address). */
   by: z.string(),
 });
@@ -137,6 +198,7 @@ export const PalisadeEvent = z.discriminatedUnion('type', [
   HistoryRewritten,
   RolloutStarted,
   HostTransition,
+  HostResumed,
   RolloutFinished,
   RolloutControl,
   DriftDetected,

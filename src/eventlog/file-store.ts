@@ -1,4 +1,4 @@
-import { mkdir, open, readdir, stat, type FileHandle } from 'node:fs/promises';
+import { mkdir, open, readdir, stat, unlink, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { EventLogError } from './errors.js';
@@ -6,7 +6,7 @@ import { PalisadeEvent, type EventDraft } from './events.js';
 import { acquireWriterLock } from './lock.js';
 import { encodeRecord } from './record.js';
 import { readSegment, syncDir, type Damage } from './segment.js';
-import type { EventStore } from './store.js';
+import type { EventStore, StoreHealth } from './store.js';
 
 export interface FileEventStoreOptions {
   /** For readers next to a running writer (`palisade events`): no lock, no tail repair, no appends. */
@@ -14,6 +14,8 @@ export interface FileEventStoreOptions {
   /** A new segment starts once the current one would exceed this. Default 64 MiB. */
   segmentBytes?: number;
   logger?: Logger;
+  /** After a failed write, how long until the first attempt to reopen (doubling up to 5 s). Default 250 ms. */
+  recoverMs?: number;
   /** Called after every durable batch, e.g. to update `palisade_events_appended_total`. */
   onAppended?: (events: readonly PalisadeEvent[], logBytes: number) => void;
 }
@@ -93,7 +95,9 @@ class FileStore implements FileEventStore {
   /** Set before a flush starts and cleared by the flush in the same step that sees the queue empty. */
   private flushing = false;
   private idle: Promise<void> = Promise.resolve();
-  private failure: EventLogError | null = null;
+  private failure: { error: EventLogError; since: string } | null = null;
+  private recovery: NodeJS.Timeout | null = null;
+  private readonly recoveredListeners: (() => void)[] = [];
   private closed = false;
   private waiters = new Set<() => void>();
   private readonly readOnly: boolean;
@@ -183,7 +187,7 @@ class FileStore implements FileEventStore {
   append(drafts: readonly EventDraft[]): Promise<PalisadeEvent[]> {
     if (this.closed) return Promise.reject(new EventLogError('EVENTLOG_CLOSED', `event log ${this.dir} is closed`));
     if (this.readOnly) return Promise.reject(new EventLogError('EVENTLOG_READONLY', `event log ${this.dir} was opened read-only`));
-    if (this.failure) return Promise.reject(this.failure);
+    if (this.failure) return Promise.reject(this.failure.error);
     if (drafts.length === 0) return Promise.resolve([]);
     const events: PalisadeEvent[] = [];
     for (const draft of drafts) {
@@ -217,7 +221,7 @@ class FileStore implements FileEventStore {
       }
       const batch = this.queue.splice(0);
       if (this.failure) {
-        for (const p of batch) p.reject(this.failure);
+        for (const p of batch) p.reject(this.failure.error);
         continue;
       }
       const time = new Date().toISOString();
@@ -243,8 +247,8 @@ class FileStore implements FileEventStore {
         try {
           await this.writeDurably(Buffer.concat(records, bytes), this.headSeq + 1);
         } catch (e) {
-          this.failure = new EventLogError('EVENTLOG_IO', `event log ${this.tail().path}: write failed (${(e as Error).message}); reopen the log`, { file: this.tail().path }, { cause: e });
-          for (const p of batch) p.reject(this.failure);
+          this.fail(e);
+          for (const p of batch) p.reject(this.failure!.error);
           continue;
         }
         this.headSeq = seq;
@@ -272,6 +276,72 @@ class FileStore implements FileEventStore {
     }
     await this.fh!.datasync();
     seg.end += buf.length;
+  }
+
+  /**
+   * A write failed: nothing of the batch was acknowledged, and what reached the file past the
+   * acknowledged end is a torn tail. Appends are refused with this reason (kept current) until
+   * a reopen succeeds; reopening is retried on its own, so a disk that fills up and is freed
+   * again needs no restart.
+   */
+  private fail(e: unknown, attempt = 0): void {
+    const message = (e as NodeJS.ErrnoException).code === 'ENOSPC' ? 'no space left on the device' : (e as Error).message;
+    const error = new EventLogError(
+      'EVENTLOG_IO',
+      `event log ${this.tail().path}: cannot write (${message}); nothing more is recorded or applied until it can, retrying by itself`,
+      { file: this.tail().path },
+      { cause: e },
+    );
+    if (!this.failure) this.opts.logger?.error({ event: 'EventLogUnwritable', file: this.tail().path }, error.message);
+    this.failure = { error, since: this.failure?.since ?? new Date().toISOString() };
+    if (this.closed || this.recovery) return;
+    const delay = Math.min(5000, (this.opts.recoverMs ?? 250) * 2 ** Math.min(attempt, 5));
+    this.recovery = setTimeout(() => {
+      this.recovery = null;
+      void this.reopen().then(
+        () => {
+          this.failure = null;
+          this.opts.logger?.info({ event: 'EventLogWritable', file: this.tail().path }, 'event log: writable again, resuming');
+          for (const l of this.recoveredListeners) l();
+        },
+        (err: unknown) => {
+          if (!this.closed) this.fail(err, attempt + 1);
+        },
+      );
+    }, delay);
+    this.recovery.unref();
+  }
+
+  /**
+   * Back to the last acknowledged record: a segment file a failed rotation left behind is
+   * removed (it holds nothing acknowledged), the tail is cut to its acknowledged end and
+   * synced, and a write of one page proves there is room again before appends resume.
+   */
+  private async reopen(): Promise<void> {
+    await this.fh?.close().catch(() => undefined);
+    this.fh = null;
+    const tail = this.tail();
+    for (const seg of await this.listSegments()) if (seg.firstSeq > tail.firstSeq) await unlink(seg.path);
+    const fh = await open(tail.path, 'r+');
+    try {
+      await fh.truncate(tail.end);
+      await fh.write(Buffer.alloc(4096), 0, 4096, tail.end);
+      await fh.datasync();
+      await fh.truncate(tail.end);
+      await fh.sync();
+    } catch (e) {
+      await fh.close().catch(() => undefined);
+      throw e;
+    }
+    this.fh = fh;
+  }
+
+  health(): StoreHealth {
+    return this.failure ? { writable: false, reason: this.failure.error.message, since: this.failure.since } : { writable: true };
+  }
+
+  onRecovered(listener: () => void): void {
+    this.recoveredListeners.push(listener);
   }
 
   async read(since = 0): Promise<PalisadeEvent[]> {
@@ -351,6 +421,8 @@ class FileStore implements FileEventStore {
   }
 
   private changed(opts: FollowOptions): Promise<void> {
+    // Aborted while the reader was busy: an abort listener added now would never fire.
+    if (opts.signal?.aborted) return Promise.resolve();
     return new Promise((resolve) => {
       const done = () => {
         clearTimeout(timer);
@@ -384,6 +456,7 @@ class FileStore implements FileEventStore {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    if (this.recovery) clearTimeout(this.recovery);
     await this.idle;
     this.wake();
     await this.fh?.close();

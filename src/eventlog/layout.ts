@@ -11,5 +11,7 @@ export function stateLayout(stateDir: string) {
     before: join(stateDir, 'before'),
     /** Where the running reconciler's HTTP server listens, for `palisade rollout pause|resume|…`. */
     endpoint: join(stateDir, 'http.json'),
+    /** Each notification provider's position in the event log. */
+    notify: join(stateDir, 'notify'),
   };
 }

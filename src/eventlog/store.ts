@@ -11,5 +11,11 @@ export interface EventStore {
   read(since?: number): Promise<PalisadeEvent[]>;
   /** Highest `seq` in the log, 0 when empty. */
   head(): Promise<number>;
+  /** Whether appends can succeed now, and if not why (stores that cannot tell leave it out). */
+  health?(): StoreHealth;
+  /** Called whenever the store becomes writable again after a failure. */
+  onRecovered?(listener: () => void): void;
   close(): Promise<void>;
 }
+
+export type StoreHealth = { writable: true } | { writable: false; reason: string; since: string };

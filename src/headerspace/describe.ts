@@ -1,4 +1,4 @@
-import { formatCidr } from '../compiler/cidr.js';
+import { formatCidr } from '../net/cidr.js';
 import type { Family } from '../compiler/ir.js';
 import { protocolLabel } from '../compiler/protocols.js';
 import { addressBits, DPORT, DST, ICMP_CODE, ICMP_TYPE, NONE, PROTO, SPORT, SRC, type Box } from './box.js';

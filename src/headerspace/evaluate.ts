@@ -125,7 +125,8 @@ export function evaluateRegion(program: HostProgram, context: Context, family: F
   }
   const ep = prepared.endpointFor(context.iface, false);
   if (!ep) {
-    decide([{ verdict: 'no-policy', by: dispatch(`interface ${context.iface} has no host endpoint`), region: rest }]);
+    const excluded = program.interfaces.some((b) => b.iface === context.iface && b.role === 'excluded');
+    decide([{ verdict: 'no-policy', by: dispatch(excluded ? `interface ${context.iface} is in interfaceExclude: Felix does not police it` : `interface ${context.iface} has no host endpoint`), region: rest }]);
     return out;
   }
   const r = runStage(walk, rest, ep, 'normal', context.direction);
@@ -143,10 +144,10 @@ function runStage(walk: Walk, input: Box[], ep: EndpointProgram, stage: StageKin
   const scopeMark = walk.scoped.length;
   let rest = input;
   if (stage !== 'forward') {
-    for (const f of direction === 'ingress' ? walk.prepared.failsafe.inbound : walk.prepared.failsafe.outbound) {
-      const { inside, outside } = split(rest, walk.space.failsafe(f, direction));
+    for (const f of walk.prepared.failsafe[stage === 'untracked' ? 'raw' : 'filter'][direction]) {
+      const { inside, outside } = split(rest, walk.space.failsafe(f));
       if (inside.length === 0) continue;
-      const by = at(`failsafe ${f.protocol}/${f.port}${f.net ? ` ${f.net}` : ''}`);
+      const by = at(`failsafe ${f.protocol}/${f.port}${f.net ? ` ${f.net}` : ''}${f.portOf === 'source' ? ' (reply, by source port)' : ''}`);
       // In raw and mangle a failsafe only ends that stage; filter still sees the packet.
       if (stage === 'normal') decided.push({ verdict: 'allow', by, region: inside });
       else {

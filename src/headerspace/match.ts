@@ -1,5 +1,6 @@
-import { parseCidr } from '../compiler/cidr.js';
-import type { CompiledRule, Direction, EntityMatch, Failsafe, Family, FamilyMatch, HostProgram, IcmpMatch, PortMatch } from '../compiler/ir.js';
+import { parseCidr } from '../net/cidr.js';
+import type { FailsafeRule } from '../compiler/failsafe.js';
+import type { CompiledRule, EntityMatch, Family, FamilyMatch, HostProgram, IcmpMatch, PortMatch } from '../compiler/ir.js';
 import { PROTO_TCP, PROTO_UDP } from '../compiler/protocols.js';
 import { addressBits, boxWith, DPORT, DST, ICMP_CODE, ICMP_TYPE, intersect, PROTO, SPORT, SRC, subtract, union, type Box, type Region } from './box.js';
 import * as iv from './intervals.js';
@@ -34,9 +35,9 @@ export class MatchSpace {
     return r;
   }
 
-  failsafe(f: Failsafe, direction: Direction): Region {
-    const dims: Record<number, IntervalSet> = { [PROTO]: iv.point(BigInt(f.protocol === 'udp' ? PROTO_UDP : PROTO_TCP)), [DPORT]: iv.point(BigInt(f.port)) };
-    if (f.net !== undefined) dims[direction === 'ingress' ? SRC : DST] = netsToIntervals([f.net], this.family);
+  failsafe(f: FailsafeRule): Region {
+    const dims: Record<number, IntervalSet> = { [PROTO]: iv.point(BigInt(f.protocol === 'udp' ? PROTO_UDP : PROTO_TCP)), [f.portOf === 'destination' ? DPORT : SPORT]: iv.point(BigInt(f.port)) };
+    if (f.net !== undefined) dims[f.netOf === 'source' ? SRC : DST] = netsToIntervals([f.net], this.family);
     return [boxWith(this.family, dims)];
   }
 
@@ -52,7 +53,8 @@ export class MatchSpace {
     if (m.notProtocol !== undefined) proto = iv.subtract(proto, iv.point(BigInt(m.notProtocol)));
     let r: Region = proto.length > 0 ? [boxWith(this.family, { [PROTO]: proto })] : [];
     if (m.icmp) r = intersect(r, [this.icmpBox(m, m.icmp)]);
-    if (m.notIcmp) r = subtract(r, [this.icmpBox(m, m.notIcmp)]);
+    // nftables semantics (render.ts): an ICMP packet of the rule's family that is not of this type (and code).
+    if (m.notIcmp) r = subtract(intersect(r, [boxWith(this.family, { [PROTO]: this.icmpBox(m, m.notIcmp)[PROTO]! })]), [this.icmpBox(m, m.notIcmp)]);
     r = this.entity(r, m.src, SRC, SPORT);
     return this.entity(r, m.dst, DST, DPORT);
   }

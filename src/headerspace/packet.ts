@@ -1,4 +1,4 @@
-import { formatElement, parseCidr } from '../compiler/cidr.js';
+import { formatElement, parseCidr } from '../net/cidr.js';
 import type { Family } from '../compiler/ir.js';
 import { parsePacketProtocol } from '../compiler/protocols.js';
 import { PacketError, type Packet } from '../simulator/index.js';

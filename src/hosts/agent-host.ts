@@ -1,6 +1,7 @@
 import type { CheckSpec } from '../checks/check-spec.js';
 import { judge } from '../checks/run-checks.js';
 import { probe } from '../checks/probes/probe.js';
+import type { Prober } from '../checks/probes/node-probe.js';
 import { AgentStatus, Desired, Facts, RulesetRef } from '../agent/protocol.js';
 import type { EtcdClient } from '../etcd/client.js';
 import { hostKey } from '../etcd/keys.js';
@@ -116,8 +117,8 @@ export class AgentHost implements HostDriver {
     if (status.state !== 'confirmed') throw new AgentHostError('AGENT_APPLY_FAILED', `${this.name}: the agent could not restore the previous ruleset: ${status.reason ?? status.state}`);
   }
 
-  async check(check: CheckSpec): Promise<CheckOutcome> {
-    const outcome = check.vantage === 'host' ? await this.hostCheck(check) : await this.controllerCheck(check);
+  async check(check: CheckSpec, prober?: Prober): Promise<CheckOutcome> {
+    const outcome = check.vantage === 'host' ? await this.hostCheck(check) : await this.controllerCheck(check, prober);
     if (!outcome.ok || !(this.opts.autoConfirm ?? true)) return outcome;
     const a = this.awaiting ?? (await this.adoptPending());
     if (a) {
@@ -145,10 +146,15 @@ export class AgentHost implements HostDriver {
     return this.awaiting;
   }
 
-  private async controllerCheck(check: CheckSpec): Promise<CheckOutcome> {
+  warmUp(prober: Prober): void {
+    const ns = this.opts.managementNamespace;
+    prober.warm?.(ns ? { namespace: ns } : {});
+  }
+
+  private async controllerCheck(check: CheckSpec, prober?: Prober): Promise<CheckOutcome> {
     const target = check.target ?? this.address;
     const ns = this.opts.managementNamespace;
-    return judge(check, await probe(check, target, ns ? { namespace: ns } : {}), `from management to ${this.name} (${target})`);
+    return judge(check, await probe(check, target, ns ? { namespace: ns } : {}, prober), `from management to ${this.name} (${target})`);
   }
 
   /** Host-vantage checks run on the agent after each apply; here their reported outcome is read. */

@@ -1,6 +1,7 @@
 import type { CheckOutcome } from '../eventlog/events.js';
 import type { CheckSpec } from '../checks/check-spec.js';
 import type { NftRunner } from '../dataplane/nft-runner.js';
+import type { Prober } from '../checks/probes/node-probe.js';
 
 /** An interface of a host as read at apply time (which HEP governs it depends on this). */
 export interface HostInterface {
@@ -29,11 +30,18 @@ export interface HostDriver {
   readonly simulated: boolean;
   readInterfaces(): Promise<HostInterface[]>;
   current(): Promise<string | null>;
-  apply(ruleset: Ruleset): Promise<void>;
+  /**
+   * `known`: what the rollout already established for this host — the ruleset passed `dryRun`,
+   * and the table it held just before (its before-snapshot) — so the driver need not ask again.
+   */
+  apply(ruleset: Ruleset, known?: { checked: boolean; before: string | null }): Promise<void>;
   /** Asks the host whether it would accept the ruleset (e.g. `nft -c`); the reason when not. */
   dryRun?(ruleset: Ruleset): Promise<string | null>;
   restore(snapshot: string | null): Promise<void>;
   /** Hosts Palisade drives with nft directly: the runner, so drift can be watched. */
   readonly nft?: NftRunner;
-  check(check: CheckSpec): Promise<CheckOutcome>;
+  /** Runs one check; socket probes go through `prober` (the rollout's warm one) when given. */
+  check(check: CheckSpec, prober?: Prober): Promise<CheckOutcome>;
+  /** Starts `prober`'s helpers for the vantages this host's checks run from, ahead of the first check. */
+  warmUp?(prober: Prober): void;
 }

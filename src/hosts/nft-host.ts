@@ -3,6 +3,7 @@ import { promisify } from 'node:util';
 import type { CheckSpec } from '../checks/check-spec.js';
 import { judge } from '../checks/run-checks.js';
 import { probe } from '../checks/probes/probe.js';
+import type { Prober } from '../checks/probes/node-probe.js';
 import type { ProbeOrigin } from '../checks/probes/probe-result.js';
 import { applyRuleset, readTable, restoreRuleset, type NftRunner } from '../dataplane/index.js';
 import type { CheckOutcome } from '../eventlog/events.js';
@@ -41,8 +42,8 @@ export abstract class NftHost implements HostDriver {
     return table === 'absent' ? null : table;
   }
 
-  async apply(ruleset: Ruleset): Promise<void> {
-    await applyRuleset(this.nft, ruleset.text);
+  async apply(ruleset: Ruleset, known?: { checked: boolean; before: string | null }): Promise<void> {
+    await applyRuleset(this.nft, ruleset.text, known ? { checked: known.checked, previous: known.before ?? 'absent' } : {});
   }
 
   async dryRun(ruleset: Ruleset): Promise<string | null> {
@@ -54,15 +55,19 @@ export abstract class NftHost implements HostDriver {
     await restoreRuleset(this.nft, snapshot ?? 'absent');
   }
 
+  warmUp(prober: Prober): void {
+    prober.warm?.(this.controllerOrigin());
+  }
+
   /**
    * Controller vantage: from the management network to the host's address unless the check names
    * another. Host vantage: from inside the host, to the check's target.
    */
-  async check(check: CheckSpec): Promise<CheckOutcome> {
+  async check(check: CheckSpec, prober?: Prober): Promise<CheckOutcome> {
     const inbound = check.vantage === 'controller';
     const target = check.target ?? (inbound ? this.address : undefined);
     if (target === undefined) return { name: check.name, ok: false, detail: 'a host-vantage check needs a target address' };
-    const result = await probe(check, target, inbound ? this.controllerOrigin() : this.hostOrigin());
+    const result = await probe(check, target, inbound ? this.controllerOrigin() : this.hostOrigin(), prober);
     return judge(check, result, inbound ? `from management to ${this.name} (${target})` : `from ${this.name} to ${target}`);
   }
 }

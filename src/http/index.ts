@@ -1,2 +1,2 @@
-export { startHttpServer, type HttpServerOptions, type RunningHttpServer } from './server.js';
+export { authorizeControl, startHttpServer, type HttpServerOptions, type Readiness, type RunningHttpServer } from './server.js';
 export { signBody, verifySignature } from './signature.js';

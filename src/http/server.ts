@@ -1,9 +1,12 @@
-import { timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
+import { ControlAction } from '../eventlog/events.js';
+import { bearerToken, readAccess, safeEqual } from './access.js';
 import { verifySignature } from './signature.js';
+import type { StatusSource } from '../status/model.js';
+import { statusRoutes } from './status-api.js';
 
 export interface HttpServerOptions {
   /** Default 127.0.0.1: the webhook and metrics are not meant for the world unless the operator says so. */
@@ -14,20 +17,24 @@ export interface HttpServerOptions {
   webhookSecret?: string;
   /** Called for every accepted webhook: poll the repository now. */
   onGitHook: () => void;
-  ready: () => boolean;
+  /** `/readyz`: 200 when ready, else 503 with the reason (e.g. the event log cannot be written). */
+  ready: () => Readiness;
   registry: Registry;
   logger?: Logger;
   /** `POST /rollout/<action>`: operator control of the running rollout. */
   onControl?: (action: ControlAction, by: string) => Promise<{ status: number; message: string }>;
   /**
-   * Required as `Authorization: Bearer <token>` for control requests. Without it, control is
-   * only accepted from loopback clients.
+   * When set, every control request needs `Authorization: Bearer <token>`, from loopback too
+   * (the token wins). Without it, control is only accepted from loopback clients.
    */
   controlToken?: string;
+  /** The status API, the event stream and the rollout page (`GET /`); behind `controlToken` when it is set. */
+  status?: StatusSource;
 }
 
-export const CONTROL_ACTIONS = ['pause', 'resume', 'abort', 'retry'] as const;
-export type ControlAction = (typeof CONTROL_ACTIONS)[number];
+export type Readiness = { ready: true } | { ready: false; reason: string };
+
+export const CONTROL_ACTIONS: readonly ControlAction[] = ControlAction.options;
 
 export interface RunningHttpServer {
   url: string;
@@ -35,7 +42,8 @@ export interface RunningHttpServer {
   close(): Promise<void>;
 }
 
-const MAX_BODY = 1 << 20;
+/** Webhook bodies (a push event) are a few KiB; anything near this is refused unread. */
+export const MAX_BODY = 1 << 20;
 
 /** The reconciler's HTTP face: Git webhook, health, readiness, Prometheus metrics. */
 export async function startHttpServer(opts: HttpServerOptions): Promise<RunningHttpServer> {
@@ -67,12 +75,15 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<RunningH
 }
 
 async function route(req: IncomingMessage, res: ServerResponse, opts: HttpServerOptions): Promise<void> {
-  const path = new URL(req.url ?? '/', 'http://localhost').pathname;
+  const url = new URL(req.url ?? '/', 'http://localhost');
+  const path = url.pathname;
   switch (path) {
     case '/healthz':
       return send(res, 200, 'ok\n');
-    case '/readyz':
-      return opts.ready() ? send(res, 200, 'ready\n') : send(res, 503, 'not ready\n');
+    case '/readyz': {
+      const r = opts.ready();
+      return r.ready ? send(res, 200, 'ready\n') : send(res, 503, `not ready: ${r.reason}\n`);
+    }
     case '/metrics':
       res.writeHead(200, { 'Content-Type': opts.registry.contentType });
       res.end(await opts.registry.metrics());
@@ -82,6 +93,10 @@ async function route(req: IncomingMessage, res: ServerResponse, opts: HttpServer
     default: {
       const control = /^\/rollout\/(\w+)$/.exec(path);
       if (control && opts.onControl) return rolloutControl(req, res, control[1]!, opts);
+      if (opts.status && (path === '/' || path.startsWith('/api/'))) {
+        if (!readAccess(req, res, url, opts.controlToken)) return;
+        if (await statusRoutes(req, res, url, opts.status)) return;
+      }
       return send(res, 404, 'not found\n');
     }
   }
@@ -93,23 +108,29 @@ async function rolloutControl(req: IncomingMessage, res: ServerResponse, action:
     return send(res, 405, 'method not allowed\n');
   }
   if (!(CONTROL_ACTIONS as readonly string[]).includes(action)) return send(res, 404, `unknown action '${action}' (one of: ${CONTROL_ACTIONS.join(', ')})\n`);
-  const remote = req.socket.remoteAddress ?? 'unknown';
-  const loopback = /^(127\.|::1$|::ffff:127\.)/.test(remote);
-  const token = header(req, 'authorization')?.replace(/^Bearer\s+/i, '');
-  const allowed = opts.controlToken ? token !== undefined && safeEqual(token, opts.controlToken) : loopback;
-  if (!allowed) {
-    opts.logger?.warn({ remote, action }, 'http: rollout control refused (needs loopback or the control token)');
-    return send(res, 403, 'forbidden: rollout control needs a loopback client or the control token\n');
+  const auth = authorizeControl(req, opts.controlToken);
+  if (!auth.ok) {
+    opts.logger?.warn({ remote: auth.remote, action }, `http: rollout control refused (${auth.why})`);
+    return send(res, 403, `forbidden: ${auth.why}\n`);
   }
-  const by = header(req, 'x-palisade-user') ?? remote;
+  const by = header(req, 'x-palisade-user') ?? auth.remote;
   const result = await opts.onControl!(action as ControlAction, by);
   send(res, result.status, `${result.message}\n`);
 }
 
-function safeEqual(a: string, b: string): boolean {
-  const x = Buffer.from(a);
-  const y = Buffer.from(b);
-  return x.length === y.length && timingSafeEqual(x, y);
+/**
+ * The one check for operator requests (rollout control, and any other endpoint that changes or
+ * reveals operator state). With a control token configured the token wins: every client needs
+ * it, loopback included, so a local process without it cannot steer a rollout. Without one,
+ * only loopback clients are accepted.
+ */
+export function authorizeControl(req: IncomingMessage, controlToken: string | undefined): { ok: true; remote: string } | { ok: false; remote: string; why: string } {
+  const remote = req.socket.remoteAddress ?? 'unknown';
+  if (controlToken) {
+    const token = bearerToken(req);
+    return token !== undefined && safeEqual(token, controlToken) ? { ok: true, remote } : { ok: false, remote, why: 'this reconciler requires the control token (Authorization: Bearer $PALISADE_CONTROL_TOKEN), from loopback too' };
+  }
+  return /^(127\.|::1$|::ffff:127\.)/.test(remote) ? { ok: true, remote } : { ok: false, remote, why: 'rollout control is accepted from loopback clients only unless PALISADE_CONTROL_TOKEN is set' };
 }
 
 async function gitHook(req: IncomingMessage, res: ServerResponse, opts: HttpServerOptions): Promise<void> {
@@ -118,7 +139,13 @@ async function gitHook(req: IncomingMessage, res: ServerResponse, opts: HttpServ
     return send(res, 405, 'method not allowed\n');
   }
   const body = await readBody(req);
-  if (body === null) return send(res, 413, 'payload too large\n');
+  if (body === null) {
+    // Refused before the body is read: close the connection rather than drain what is left.
+    res.setHeader('Connection', 'close');
+    send(res, 413, 'payload too large\n');
+    res.once('finish', () => req.destroy());
+    return;
+  }
   if (opts.webhookSecret && !verifySignature(opts.webhookSecret, body, header(req, 'x-hub-signature-256'))) {
     opts.logger?.warn({ remote: req.socket.remoteAddress }, 'http: webhook with a missing or wrong signature rejected');
     return send(res, 401, 'bad signature\n');
@@ -133,16 +160,29 @@ function header(req: IncomingMessage, name: string): string | undefined {
   return Array.isArray(v) ? v[0] : v;
 }
 
-/** The body, or null when it exceeds the limit (the rest is discarded). */
+/**
+ * The body, or null as soon as its declared length or the bytes received pass the limit: a huge
+ * body is never read (nor buffered) to the end just to be refused.
+ */
 function readBody(req: IncomingMessage): Promise<Buffer | null> {
+  const declared = Number(req.headers['content-length']);
+  if (Number.isFinite(declared) && declared > MAX_BODY) {
+    req.pause();
+    return Promise.resolve(null);
+  }
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
-    req.on('data', (c: Buffer) => {
+    const onData = (c: Buffer) => {
       size += c.length;
-      if (size <= MAX_BODY) chunks.push(c);
-    });
-    req.on('end', () => resolve(size > MAX_BODY ? null : Buffer.concat(chunks)));
+      if (size > MAX_BODY) {
+        req.off('data', onData);
+        req.pause();
+        resolve(null);
+      } else chunks.push(c);
+    };
+    req.on('data', onData);
+    req.on('end', () => resolve(Buffer.concat(chunks)));
     req.on('error', reject);
   });
 }

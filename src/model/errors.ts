@@ -22,7 +22,9 @@ export type ModelErrorCode =
   | 'FELIX_CONFIG_UNUSED'
   | 'NETWORK_POLICY_NOT_FOR_HOSTS'
   | 'MISSING_PROFILE'
-  | 'ROLLOUT_CONFIG_INVALID';
+  | 'NOTNETS_CATCH_ALL'
+  | 'ROLLOUT_CONFIG_INVALID'
+  | 'NOTIFY_ENV_UNSET';
 
 export interface ModelError {
   code: ModelErrorCode;

@@ -1,4 +1,4 @@
-import { isAlias, isMap, isPair, isScalar, isSeq, LineCounter, parseAllDocuments, type Document, type Node } from 'yaml';
+import { isAlias, isMap, isPair, isScalar, isSeq, LineCounter, parseAllDocuments, parseDocument, type Document, type Node, type YAMLError } from 'yaml';
 
 /**
  * Reading YAML (and JSON, which is YAML) into resource candidates that remember their nodes, so
@@ -41,14 +41,41 @@ export function parseYamlResources(text: string, maxAliasCount = MAX_ALIAS_COUNT
   if (!Array.isArray(docs)) return { candidates, problems };
   for (const doc of docs) {
     if (doc.errors.length > 0) {
-      for (const err of doc.errors) {
-        problems.push({ code: err.code === 'DUPLICATE_KEY' ? 'DUPLICATE_KEY' : 'YAML_SYNTAX', ...pos(lineCounter, err.pos[0]), message: `invalid YAML: ${err.message.replace(/ at line \d+, column \d+.*$/s, '')}` });
-      }
+      problems.push(...syntaxProblems(doc.errors, lineCounter));
       continue;
     }
     collect(doc, doc.contents, lineCounter, maxAliasCount, candidates, problems, false);
   }
   return { candidates, problems };
+}
+
+function syntaxProblems(errors: readonly YAMLError[], lc: LineCounter): YamlProblem[] {
+  return errors.map((err) => ({
+    code: err.code === 'DUPLICATE_KEY' ? 'DUPLICATE_KEY' : 'YAML_SYNTAX',
+    ...pos(lc, err.pos[0]),
+    message: `invalid YAML: ${err.message.replace(/ at line \d+, column \d+.*$/s, '')}`,
+  }));
+}
+
+/**
+ * One YAML document that is a configuration file rather than resources (the notify file): its
+ * value, located like a resource candidate, so schema errors name their line and column.
+ */
+export function parseYamlDocument(text: string, maxAliasCount = MAX_ALIAS_COUNT): { candidate: Candidate | null; problems: YamlProblem[] } {
+  const lineCounter = new LineCounter();
+  const doc = parseDocument(text, { lineCounter, uniqueKeys: true, merge: true, prettyErrors: false });
+  if (doc.errors.length > 0) return { candidate: null, problems: syntaxProblems(doc.errors, lineCounter) };
+  let value: unknown;
+  try {
+    value = doc.toJS({ maxAliasCount });
+  } catch (e) {
+    if (e instanceof ReferenceError && /alias/i.test(e.message)) {
+      return { candidate: null, problems: [{ code: 'ALIAS_LIMIT', ...startOf(doc.contents, lineCounter), message: `too many alias expansions (more than ${maxAliasCount}); refusing a possible resource exhaustion attack` }] };
+    }
+    throw e;
+  }
+  const at = startOf(doc.contents, lineCounter);
+  return { candidate: { value: value ?? {}, ...at, locate: (path, pointAtKey) => locate(doc, doc.contents, path, lineCounter, pointAtKey ?? false) }, problems: [] };
 }
 
 function resolve(doc: Document, node: unknown): unknown {

@@ -1,5 +1,6 @@
 import type { Logger } from '../log/logger.js';
-import type { CommitResult, Reconciler } from './reconciler.js';
+import type { CommitResult } from '../eventlog/events.js';
+import type { Reconciler } from './reconciler.js';
 
 export interface LoopOptions {
   pollIntervalMs: number;

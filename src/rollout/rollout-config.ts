@@ -1,8 +1,8 @@
 import { LineCounter, parseDocument } from 'yaml';
 import { z } from 'zod';
-import type { Wave } from '../../machines/rollout.js';
+import type { Wave } from '../eventlog/events.js';
 import { CheckSpec } from '../checks/check-spec.js';
-import { tryParseCidr } from '../compiler/cidr.js';
+import { tryParseCidr } from '../net/cidr.js';
 import { parsePacketProtocol } from '../compiler/protocols.js';
 import type { ModelError } from '../model/errors.js';
 import { parseSelector } from '../selector/index.js';

@@ -1,10 +1,11 @@
 import { createActor, fromPromise, toPromise, type AnyActorRef, type InspectionEvent } from 'xstate';
-import { hostMachineWithClock, type CheckRound, type EffectInput, type HostResult, type PreflightResult } from '../../machines/host.js';
+import { hostMachineWithClock, type CheckRound, type EffectInput, type PreflightResult } from '../../machines/host.js';
 import { soakRounds } from '../../machines/soak.js';
-import { rolloutMachine, type RolloutEvent, type RolloutOutput, type Wave } from '../../machines/rollout.js';
+import { rolloutMachine, type RolloutEvent, type RolloutOutput } from '../../machines/rollout.js';
 import type { CheckSpec } from '../checks/check-spec.js';
 import { runChecks } from '../checks/run-checks.js';
-import type { CheckOutcome, EventDraft } from '../eventlog/events.js';
+import { WarmProbers } from '../checks/probes/warm-prober.js';
+import type { CheckOutcome, EventDraft, HostResult, Wave } from '../eventlog/events.js';
 import type { EventStore } from '../eventlog/store.js';
 import type { HostDriver, HostInterface, Ruleset } from '../hosts/host-driver.js';
 import type { Logger } from '../log/logger.js';
@@ -33,36 +34,60 @@ export interface RolloutDeps {
     applying(host: string, ruleset: Ruleset): void;
     settled(host: string, result: HostResult): void;
   };
+  /**
+   * Warm probers for the checks, owned by the caller (started while the revision was still being
+   * read, so the first check does not wait for them). Without one, the rollout starts its own and
+   * closes it when it ends.
+   */
+  probers?: WarmProbers;
 }
 
 export interface RolloutHandle {
   send(event: Exclude<RolloutEvent, { type: 'xstate.done.actor.*' }>): void;
+  /**
+   * Stops at once: no host starts another step and nothing more is recorded (the event log
+   * cannot record, or this process is no longer the leader); `done` rejects with `reason`.
+   * Whoever resumes from the log picks the hosts up where the log has them.
+   */
+  interrupt(reason: Error): void;
   readonly done: Promise<RolloutOutput>;
 }
 
 /**
  * Appends events strictly in order. Transitions recorded while an append is on its way to disk
  * go together in the next one (one fsync for many hosts, not one each). Effects that must not
- * run before their transition is on disk (an apply, a restore) wait on `flush()`.
+ * run before their transition is on disk (an apply, a restore) wait on `flush()`. A record's log
+ * line is written once it is durable, so the log never tells of a transition the event log
+ * does not hold; the first failed append is reported once (`onFailure`) and nothing is
+ * recorded after it.
  */
 class Recorder {
-  private pending: EventDraft[] = [];
+  private pending: { draft: EventDraft; said?: () => void }[] = [];
   private tail: Promise<void> = Promise.resolve();
   private failure: unknown = null;
-  constructor(private readonly store: EventStore) {}
+  constructor(
+    private readonly store: EventStore,
+    private readonly onFailure: (e: unknown) => void,
+  ) {}
 
-  record(draft: EventDraft): void {
+  record(draft: EventDraft, said?: () => void): void {
+    if (this.failure) return;
     // The first draft after a write took the queue schedules the next write; later ones join it.
-    if (this.pending.push(draft) === 1) this.tail = this.tail.then(() => this.write());
+    if (this.pending.push(said ? { draft, said } : { draft }) === 1) this.tail = this.tail.then(() => this.write());
   }
 
   private async write(): Promise<void> {
     const batch = this.pending.splice(0);
+    if (this.failure) return;
     try {
-      await this.store.append(batch);
+      await this.store.append(batch.map((b) => b.draft));
     } catch (e) {
-      this.failure ??= e;
+      this.failure = e;
+      this.pending = [];
+      this.onFailure(e);
+      return;
     }
+    for (const b of batch) b.said?.();
   }
 
   async flush(): Promise<void> {
@@ -102,8 +127,21 @@ export function startRollout(
   const started = now();
   const attempt = deps.attempt ?? 0;
   const keyOf = (what: string) => `${revision}:${attempt > 0 ? `a${attempt}:` : ''}${what}`;
-  const recorder = new Recorder(deps.store);
   const log = deps.logger.child({ revision });
+  let interrupted: Error | null = null;
+  let stopRun: (reason: Error) => void = () => undefined;
+  const stopped = new Promise<never>((_, reject) => {
+    stopRun = (reason) => {
+      if (interrupted) return;
+      interrupted = reason;
+      actor.stop();
+      log.error({ event: 'RolloutInterrupted' }, `rollout stopped where it was, nothing more is applied or recorded: ${reason.message}`);
+      reject(reason);
+    };
+  });
+  // Nobody may be awaiting `done` yet when the rollout is interrupted.
+  stopped.catch(() => undefined);
+  const recorder = new Recorder(deps.store, (e) => stopRun(e instanceof Error ? e : new Error(String(e))));
   const driver = (host: string) => {
     const d = deps.drivers.get(host);
     if (!d) throw new Error(`host '${host}' is in the rollout but not in the hosts file`);
@@ -124,11 +162,33 @@ export function startRollout(
     rulesets.set(host, { interfaces: key, ruleset });
     return ruleset;
   };
+  // One warm probing process per vantage for this rollout's checks, closed when it ends.
+  const probers = deps.probers ?? new WarmProbers();
+  for (const d of deps.drivers.values()) d.warmUp?.(probers);
   const round = async (host: string): Promise<CheckRound> => {
     const known = preexisting.get(host) ?? new Set<string>();
-    const result = await runChecks(deps.checksFor(host), (check) => driver(host).check(check), { attempts: config.checkAttempts, retryDelayMs: 200 });
+    const result = await runChecks(deps.checksFor(host), (check) => driver(host).check(check, probers), { attempts: config.checkAttempts, retryDelayMs: 200 });
     const checks: CheckOutcome[] = result.checks.map((c) => (known.has(c.name) ? { ...c, preexisting: true } : c));
     return { ok: checks.every((c) => c.ok || c.preexisting), checks };
+  };
+
+  const dryRunPassed = new Set<string>();
+  // The before-snapshot of a host, taken once (in preflight; in apply when resumed past it).
+  const snapshotsTaken = new Map<string, Promise<string | null>>();
+  const takeSnapshot = (host: string): Promise<string | null> => {
+    let taken = snapshotsTaken.get(host);
+    if (!taken) {
+      taken = driver(host)
+        .current()
+        .then(async (s) => {
+          await deps.snapshots.putIfAbsent(host, revision, s);
+          return s;
+        });
+      // A failed snapshot is retried by the next step that needs it.
+      taken.catch(() => snapshotsTaken.delete(host));
+      snapshotsTaken.set(host, taken);
+    }
+    return taken;
   };
 
   const verify = (input: EffectInput) => withTimeout('verification', config.timeouts.verify, round(input.host));
@@ -136,18 +196,28 @@ export function startRollout(
   const host = hostMachineWithClock(now).provide({
     actors: {
       preflight: fromPromise<PreflightResult, EffectInput>(async ({ input }) => {
-        const baseline = await withTimeout('baseline checks', config.timeouts.verify, round(input.host));
+        const d = driver(input.host);
+        // The baseline round, the dry run and the before-snapshot do not depend on each other: run
+        // them together. The snapshot is taken before any change either way; an unreachable or
+        // rejected host keeps one it will not need until the revision's snapshots are discarded.
+        // The baseline decides first: a host it finds unreachable is reported as such, whatever
+        // the other two ran into; a failed snapshot is taken again by the apply.
+        const snapshot = takeSnapshot(input.host).catch(() => undefined);
+        const dryRun = (d.dryRun ? d.readInterfaces().then((interfaces) => d.dryRun!(rulesetFor(input.host, interfaces))) : Promise.resolve(null)).then(
+          (refusal) => {
+            if (refusal === null) dryRunPassed.add(input.host);
+            return { refusal };
+          },
+          (error: unknown) => ({ error }),
+        );
+        const [baseline, tried] = await Promise.all([withTimeout('baseline checks', config.timeouts.verify, round(input.host)), dryRun, snapshot]);
         const failing = baseline.checks.filter((c) => !c.ok).map((c) => c.name);
         preexisting.set(input.host, new Set(failing.filter((n) => !deps.reachabilityChecks.has(n))));
         const reachable = !failing.some((n) => deps.reachabilityChecks.has(n));
         const checks = baseline.checks.map((c) => (c.ok || deps.reachabilityChecks.has(c.name) ? c : { ...c, preexisting: true }));
         if (!reachable) return { ok: false, checks };
-        const d = driver(input.host);
-        if (d.dryRun) {
-          const ruleset = rulesetFor(input.host, await d.readInterfaces());
-          const refusal = await d.dryRun(ruleset);
-          if (refusal) return { ok: false, checks, rejected: refusal };
-        }
+        if ('error' in tried) throw tried.error;
+        if (tried.refusal) return { ok: false, checks, rejected: tried.refusal };
         return { ok: true, checks };
       }),
       apply: fromPromise<{ rulesetHash: string }, EffectInput>(async ({ input }) => {
@@ -156,13 +226,15 @@ export function startRollout(
           'apply',
           config.timeouts.apply,
           (async () => {
-            const ruleset = rulesetFor(input.host, await d.readInterfaces());
             // Both must be on disk before the apply; neither needs the other first (a snapshot
             // without its `applying` event is simply found again when the host is retried), so
             // their fsyncs overlap.
-            await Promise.all([recorder.flush(), deps.snapshots.putIfAbsent(input.host, revision, await d.current())]);
+            const [interfaces, , before] = await Promise.all([d.readInterfaces(), recorder.flush(), takeSnapshot(input.host)]);
+            const known = rulesets.get(input.host)?.ruleset;
+            const ruleset = rulesetFor(input.host, interfaces);
             deps.observer?.applying(input.host, ruleset);
-            await d.apply(ruleset);
+            // The dry run vouches for this ruleset only if the interfaces (and so the ruleset) did not change since.
+            await d.apply(ruleset, { checked: dryRunPassed.has(input.host) && known === ruleset, before });
             return { rulesetHash: ruleset.hash };
           })(),
         );
@@ -181,15 +253,38 @@ export function startRollout(
   });
 
   if (!resumeFrom?.waves) {
-    recorder.record({ type: 'RolloutStarted', revision, key: keyOf('rollout-started'), waves });
-    log.info({ event: 'RolloutStarted', attempt, waves: waves.map((w) => `${w.name}: ${w.hosts.join(', ')}`) }, 'rollout started');
+    recorder.record({ type: 'RolloutStarted', revision, key: keyOf('rollout-started'), waves }, () =>
+      log.info({ event: 'RolloutStarted', attempt, waves: waves.map((w) => `${w.name}: ${w.hosts.join(', ')}`) }, 'rollout started'),
+    );
   } else {
     log.info({ event: 'RolloutResumed', attempt }, 'resuming the interrupted rollout from the event log');
   }
 
   const lastState = new Map<string, string>();
+  const steps = new Map(Object.entries(resumeFrom?.hosts ?? {}).map(([h, p]) => [h, p.steps ?? 0] as const));
+  // Host transitions are numbered per host: a state entered again (a run resumed after a crash,
+  // an undo) is a new event with its own key, never mistaken for the first one.
+  const stepKey = (name: string, what: string) => {
+    const n = (steps.get(name) ?? 0) + 1;
+    steps.set(name, n);
+    return keyOf(`host:${name}:${n}:${what}`);
+  };
+  const runs = new Set<string>();
   const waveOf = new Map(waves.flatMap((w, i) => w.hosts.map((h) => [h, i] as const)));
+  /** A host actor seen for the first time is a new run of the host machine, which starts at `queued`. */
+  const beginRun = (id: string, name: string, wave: number) => {
+    runs.add(id);
+    const prior = lastState.get(name) ?? resumeFrom?.hosts[name]?.state;
+    lastState.set(name, 'queued');
+    if (prior === undefined || prior === 'queued') return;
+    const cause = id.startsWith('undo:') ? 'undo' : 'restart';
+    const reason = cause === 'undo' ? 'undone because a later wave failed' : `the reconciler restarted while the host was in ${prior}`;
+    recorder.record({ type: 'HostResumed', revision, key: stepKey(name, `resumed:${prior}`), host: name, wave, from: prior, cause, reason }, () =>
+      log.info({ event: 'HostResumed', host: name, wave, from: prior, cause }, `${name}: ${reason}`),
+    );
+  };
   const record = (ref: AnyActorRef, snapshot: unknown) => {
+    if (interrupted) return;
     const id = ref.id;
     const snap = snapshot as {
       value: string | Record<string, unknown>;
@@ -198,31 +293,36 @@ export function startRollout(
     const to = typeof snap.value === 'string' ? snap.value : Object.keys(snap.value)[0]!;
     const { host: name, reason, checks, rulesetHash, soakUntil } = snap.context;
     const wave = waveOf.get(name) ?? 0;
-    const from = lastState.get(name) ?? resumeFrom?.hosts[name]?.state ?? 'queued';
+    if (!runs.has(id)) beginRun(id, name, wave);
+    const from = lastState.get(name)!;
     if (from === to) return;
     lastState.set(name, to);
     const undo = id.startsWith('undo:');
     // An undo starts with no reason of its own (the host was fine); the log must still say why.
     const why = undo ? `undone because a later wave failed${reason ? `; ${reason}` : ''}` : reason && to !== 'confirmed' ? reason : undefined;
-    recorder.record({
-      type: 'HostTransition',
-      revision,
-      key: keyOf(`host:${name}:${undo ? 'undo:' : ''}${from}->${to}`),
-      host: name,
-      wave,
-      from,
-      to,
-      ...(why ? { reason: why } : {}),
-      ...(SHOW_CHECKS_ON.has(to) && checks.length ? { checks } : {}),
-      ...(rulesetHash && (to === 'verifying' || to === 'verifyingRollback') ? { rulesetHash } : {}),
-      ...(to === 'soaking' && soakUntil ? { soakUntil } : {}),
-    });
-    if (snap.value === to && (snapshot as { status?: string }).status === 'done') deps.observer?.settled(name, to as HostResult);
     const failing = checks.filter((c) => !c.ok && !c.preexisting).map((c) => `${c.name}: ${c.detail}`);
     const line = { event: 'HostTransition', host: name, wave, from, to, state: to, ...(why ? { reason: why } : {}), ...(failing.length && to !== 'confirmed' ? { failingChecks: failing } : {}) };
-    if (to === 'failed') log.error(line, `${name}: ${from} → ${to} — HOST STILL UNREACHABLE AFTER ROLLBACK, needs a person`);
-    else if (to === 'rollingBack' || to === 'unreachable' || to === 'rejected') log.warn(line, `${name}: ${from} → ${to}`);
-    else log.info(line, `${name}: ${from} → ${to}`);
+    recorder.record(
+      {
+        type: 'HostTransition',
+        revision,
+        key: stepKey(name, `${from}->${to}`),
+        host: name,
+        wave,
+        from,
+        to,
+        ...(why ? { reason: why } : {}),
+        ...(SHOW_CHECKS_ON.has(to) && checks.length ? { checks } : {}),
+        ...(rulesetHash && (to === 'verifying' || to === 'verifyingRollback') ? { rulesetHash } : {}),
+        ...(to === 'soaking' && soakUntil ? { soakUntil } : {}),
+      },
+      () => {
+        if (to === 'failed') log.error(line, `${name}: ${from} → ${to} — HOST STILL UNREACHABLE AFTER ROLLBACK, needs a person`);
+        else if (to === 'rollingBack' || to === 'unreachable' || to === 'rejected') log.warn(line, `${name}: ${from} → ${to}`);
+        else log.info(line, `${name}: ${from} → ${to}`);
+      },
+    );
+    if (snap.value === to && (snapshot as { status?: string }).status === 'done') deps.observer?.settled(name, to as HostResult);
   };
   const isHostActor = (ref: unknown): ref is AnyActorRef => /^(host|undo):/.test((ref as AnyActorRef | undefined)?.id ?? '');
   const inspect = (ev: InspectionEvent) => {
@@ -249,7 +349,7 @@ export function startRollout(
   });
 
   const done = (async () => {
-    const output = await toPromise(actor.start());
+    const output = await Promise.race([toPromise(actor.start()), stopped]).finally(() => (deps.probers ? undefined : probers.close()));
     recorder.record({
       type: 'RolloutFinished',
       revision,
@@ -270,6 +370,7 @@ export function startRollout(
       log.info({ event: `Rollout${event.type[0]}${event.type.slice(1).toLowerCase()}Requested` }, `${event.type.toLowerCase()} requested`);
       actor.send(event);
     },
+    interrupt: stopRun,
     done,
   };
 }

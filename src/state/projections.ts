@@ -1,6 +1,4 @@
-import type { HostOutput, HostResult, ResumableState } from '../../machines/host.js';
-import type { RolloutOutcome } from '../../machines/rollout.js';
-import type { CheckOutcome, PalisadeEvent } from '../eventlog/events.js';
+import { isHostResult, type CheckOutcome, type HostOutput, type PalisadeEvent, type ResumableState, type RolloutOutcome } from '../eventlog/events.js';
 import type { Projection as SnapshotProjection } from '../eventlog/snapshot.js';
 import type { Resource } from '../model/schemas.js';
 import type { SourceLocation } from './desired-state.js';
@@ -20,6 +18,8 @@ export interface HostProgress {
   baselineFailures?: string[];
   /** While soaking: when the soak ends (epoch ms). */
   soakUntil?: number;
+  /** Events recorded for the host in this attempt: numbers the next one's key, so a state entered again is recorded again. */
+  steps: number;
 }
 
 export interface RevisionProgress {
@@ -100,11 +100,20 @@ export function applyEvent(p: ReconcilerState, e: PalisadeEvent): ReconcilerStat
         ...(e.rulesetHash !== undefined ? { rulesetHash: e.rulesetHash } : {}),
         ...(baseline?.length ? { baselineFailures: baseline } : {}),
         ...(e.soakUntil !== undefined ? { soakUntil: e.soakUntil } : {}),
+        steps: (r.hosts[e.host]?.steps ?? 0) + 1,
       };
       // A host is in confirmedOrder exactly while its last transition was to `confirmed`, so
       // only leaving that state needs the search (doing it on every event is quadratic).
       if (was === 'confirmed') r.confirmedOrder = r.confirmedOrder.filter((h) => h !== e.host);
       if (e.to === 'confirmed') r.confirmedOrder.push(e.host);
+      break;
+    }
+    case 'HostResumed': {
+      // The state stays what the log last said until the new run's first transition: a crash in
+      // between resumes the host from there again.
+      const h = r.hosts[e.host];
+      if (h) h.steps += 1;
+      else r.hosts[e.host] = { state: e.from, wave: e.wave, steps: 1 };
       break;
     }
     case 'RolloutFinished':
@@ -130,7 +139,8 @@ export function applyEvent(p: ReconcilerState, e: PalisadeEvent): ReconcilerStat
 /** The reconciler's fold as a snapshot-able projection (`replay()` restores it in bounded time). */
 export const reconcilerProjection: SnapshotProjection<ReconcilerState> = {
   name: 'reconciler',
-  version: 1,
+  // 2: hosts count their steps (HostResumed).
+  version: 2,
   init: emptyReconcilerState,
   apply: applyEvent,
   encode: (p) => ({ ...p, revisions: [...p.revisions], resources: [...p.resources] }),
@@ -156,7 +166,6 @@ export const project = (events: readonly PalisadeEvent[], from: ReconcilerState 
 /** A revision is finished when it was rejected or its rollout reached an outcome. */
 export const isFinished = (r: RevisionProgress | undefined): boolean => !!r && (r.rejected || r.outcome !== null);
 
-const TERMINAL: ReadonlySet<string> = new Set<HostResult>(['confirmed', 'rolledBack', 'failed', 'unreachable', 'rejected']);
 const RESUME_AT: Record<string, ResumableState> = {
   applying: 'applying',
   verifying: 'verifying',
@@ -178,7 +187,7 @@ export function resumePoint(r: RevisionProgress): {
   const inFlight: Record<string, { state: ResumableState; soakUntil: number | null }> = {};
   const baselineFailures: Record<string, string[]> = {};
   for (const [host, h] of Object.entries(r.hosts)) {
-    if (TERMINAL.has(h.state)) settled[host] = { host, result: h.state as HostResult, reason: h.reason ?? null, checks: h.checks ?? [] };
+    if (isHostResult(h.state)) settled[host] = { host, result: h.state, reason: h.reason ?? null, checks: h.checks ?? [] };
     else if (RESUME_AT[h.state]) inFlight[host] = { state: RESUME_AT[h.state]!, soakUntil: h.state === 'soaking' ? (h.soakUntil ?? null) : null };
     if (h.baselineFailures) baselineFailures[host] = h.baselineFailures;
   }

@@ -162,7 +162,9 @@ describe.skipIf(!pre.ok)('staged rollout against the kernel (five namespaces, th
     const seen = await transitions(bad);
     // The canary was confirmed first, and undone only after ring two had settled.
     const canaryConfirmed = seen.find((t) => t.host === 'node-a' && t.to === 'confirmed')!;
-    const canaryUndo = seen.find((t) => t.host === 'node-a' && t.from === 'confirmed' && t.to === 'rollingBack')!;
+    // The undo is a new run of node-a's machine, recorded as such, then queued → rollingBack.
+    const canaryUndo = (await store.read()).find((e) => e.type === 'HostResumed' && e.revision === bad && e.host === 'node-a' && e.from === 'confirmed' && e.cause === 'undo')!;
+    expect(seen.find((t) => t.host === 'node-a' && t.seq > canaryUndo.seq)).toMatchObject({ from: 'queued', to: 'rollingBack' });
     const ringTwoSettled = Math.max(...seen.filter((t) => t.wave === 1 && t.to === 'rolledBack').map((t) => t.seq));
     expect(canaryConfirmed.seq).toBeLessThan(ringTwoSettled);
     expect(canaryUndo.seq).toBeGreaterThan(ringTwoSettled);

@@ -1,7 +1,7 @@
 import { getShortestPaths, getSimplePaths } from '@xstate/graph';
 import { describe, expect, it } from 'vitest';
 import type { AnyEventObject, SnapshotFrom } from 'xstate';
-import type { HostOutput } from '../../machines/host.js';
+import type { HostOutput } from '../../src/eventlog/events.js';
 import { rolloutMachine, type RolloutInput } from '../../machines/rollout.js';
 
 /**

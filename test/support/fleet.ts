@@ -113,8 +113,10 @@ export async function startCheckService(): Promise<{ port: number; close(): void
 
 export type ReconcilerProcess = CapturedProcess;
 
-export function startReconcilerProcess(args: { storeUrl: string; repo: string; hostsFile: string; stateDir: string; checkPort: number }): ReconcilerProcess {
-  return spawnCaptured(process.execPath, ['--import', 'tsx', join(import.meta.dirname, 'ha-reconciler-main.ts'), args.storeUrl, args.repo, args.hostsFile, args.stateDir, String(args.checkPort)]);
+/** `cpuProfile`: where the process writes its CPU profile when it gets SIGTERM. */
+export function startReconcilerProcess(args: { storeUrl: string; repo: string; hostsFile: string; stateDir: string; checkPort: number; cpuProfile?: string }): ReconcilerProcess {
+  const env = args.cpuProfile ? { ...process.env, PALISADE_CPU_PROFILE: args.cpuProfile } : process.env;
+  return spawnCaptured(process.execPath, ['--import', 'tsx', join(import.meta.dirname, 'ha-reconciler-main.ts'), args.storeUrl, args.repo, args.hostsFile, args.stateDir, String(args.checkPort)], env);
 }
 
 export async function until<T>(what: string, fn: () => Promise<T | undefined | null | false>, timeoutMs = 20_000, intervalMs = 100): Promise<T> {

@@ -9,11 +9,13 @@ import { EtcdBeforeSnapshots } from '../../src/etcd/before-snapshots.js';
 import { runWithLeaderElection } from '../../src/etcd/ha-reconciler.js';
 import { openGitSource } from '../../src/git/source.js';
 import { readHostsFile } from '../../src/hosts/hosts-file.js';
+import { cpuProfileOnRequest } from '../../src/log/cpu-profile.js';
 import { createLogger } from '../../src/log/logger.js';
 import { startReconcileLoop } from '../../src/reconciler/loop.js';
 import { Reconciler } from '../../src/reconciler/reconciler.js';
 
 const [storeUrl, repo, hostsPath, stateDir, checkPort] = process.argv.slice(2) as [string, string, string, string, string];
+const profile = cpuProfileOnRequest();
 const logger = createLogger();
 const hostsFile = await readHostsFile(hostsPath);
 const git = await openGitSource({ repo, branch: 'main', cacheDir: path.join(stateDir, 'git-cache'), logger });
@@ -48,3 +50,5 @@ await runWithLeaderElection({
   },
 });
 await git.close();
+await profile?.write();
+process.exit(0);

@@ -4,7 +4,7 @@ import { SSH_FAILSAFE_CHECK } from '../../src/checks/check-spec.js';
 import { CompileContext } from '../../src/compiler/context.js';
 import { LocalHost } from '../../src/hosts/local-host.js';
 import { readRepository } from '../../src/repository/repository.js';
-import { rulesetFor } from '../../src/reconciler/reconciler.js';
+import { rulesetFor } from '../../src/reconciler/planner.js';
 import { desiredStateOf } from '../../src/state/desired-state.js';
 
 const policy = `apiVersion: projectcalico.org/v3

@@ -51,7 +51,7 @@ export function runProbeProcess(origin: ProbeOrigin, command: string, args: read
 }
 
 /** `ip netns exec` reports its own failures on stderr before the probe ever runs. */
-function ipNetnsFailure(stderr: string): ProbeError | undefined {
+export function ipNetnsFailure(stderr: string): ProbeError | undefined {
   if (/^exec of ".*" failed/m.test(stderr)) return new ProbeError('PROBE_TOOL_MISSING', stderr);
   if (/network namespace/i.test(stderr)) return new ProbeError('PROBE_NAMESPACE_UNAVAILABLE', stderr);
   return undefined;

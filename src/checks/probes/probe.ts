@@ -2,28 +2,29 @@ import type { CheckSpec } from '../check-spec.js';
 import { probeDns } from './dns.js';
 import { probeHttp } from './http.js';
 import { probeIcmp } from './icmp.js';
+import { coldProber, type Prober } from './node-probe.js';
 import { ProbeError, type ProbeOrigin, type ProbeResult } from './probe-result.js';
 import { probeSsh } from './ssh.js';
 import { probeTcp } from './tcp.js';
 
 /**
  * Runs `check` against `target` from `from` (a namespace, or this process's own) with real
- * sockets. A probe that could not run comes back `inconclusive` with the reason, not thrown:
+ * sockets (through `prober`: a fresh process, or a warm one for the rollout). A probe that could not run comes back `inconclusive` with the reason, not thrown:
  * a check round must report it like any other failure.
  */
-export async function probe(check: CheckSpec, target: string, from: ProbeOrigin): Promise<ProbeResult> {
+export async function probe(check: CheckSpec, target: string, from: ProbeOrigin, prober: Prober = coldProber): Promise<ProbeResult> {
   try {
     switch (check.kind) {
       case 'tcp':
-        return await probeTcp(target, check.port, check.timeoutMs, from);
+        return await probeTcp(target, check.port, check.timeoutMs, from, prober);
       case 'ssh':
-        return await probeSsh(target, check.port, check.timeoutMs, from);
+        return await probeSsh(target, check.port, check.timeoutMs, from, prober);
       case 'dns':
-        return await probeDns(target, check.port, check.query, check.timeoutMs, from);
+        return await probeDns(target, check.port, check.query, check.timeoutMs, from, prober);
       case 'icmp':
         return await probeIcmp(target, check.timeoutMs, from);
       case 'http':
-        return await probeHttp(target, check.port, check.path, check.status, check.timeoutMs, from);
+        return await probeHttp(target, check.port, check.path, check.status, check.timeoutMs, from, prober);
     }
   } catch (e) {
     if (e instanceof ProbeError) return { open: false, ms: 0, error: e.message, inconclusive: e.code };

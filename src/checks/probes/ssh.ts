@@ -1,4 +1,4 @@
-import { runNodeProbe } from './node-probe.js';
+import { coldProber, type Prober } from './node-probe.js';
 import { notReached, reached, type ProbeOrigin, type ProbeResult } from './probe-result.js';
 
 /** RFC 4253 §4.2: the identification line is at most 255 bytes including CR LF. */
@@ -10,9 +10,9 @@ const MAX_BANNER_BYTES = 255;
  */
 const BODY = `
 const [host, port, max] = args;
-const s = require('node:net').connect({ host, port: Number(port) });
+const s = ctx.own(require('node:net').connect({ host, port: Number(port) }));
 let got = Buffer.alloc(0);
-s.on('connect', () => { timeoutError = 'connected, but no SSH banner within ' + timeout + ' ms'; });
+s.on('connect', () => { ctx.timeoutError = 'connected, but no SSH banner within ' + timeout + ' ms'; });
 const line = () => got.toString('latin1').split('\\n')[0].replace(/\\r$/, '');
 s.on('data', (d) => {
   got = Buffer.concat([got, d]);
@@ -25,8 +25,8 @@ s.on('error', (e) => done({ ok: false, error: e.code || e.message }));
 export const isSshBanner = (line: string): boolean => line.startsWith('SSH-');
 
 /** The server's SSH identification line arrives within the timeout. */
-export async function probeSsh(target: string, port: number, timeoutMs: number, origin: ProbeOrigin): Promise<ProbeResult> {
-  const r = await runNodeProbe(BODY, [target, String(port), String(MAX_BANNER_BYTES)], origin, timeoutMs);
+export async function probeSsh(target: string, port: number, timeoutMs: number, origin: ProbeOrigin, prober: Prober = coldProber): Promise<ProbeResult> {
+  const r = await prober.runNode(BODY, [target, String(port), String(MAX_BANNER_BYTES)], origin, timeoutMs);
   if (!r.ok) return notReached(r.ms, r.error);
   const line = typeof r['line'] === 'string' ? r['line'] : '';
   return isSshBanner(line) ? reached(r.ms) : notReached(r.ms, `connected but no SSH banner (first line ${JSON.stringify(line.slice(0, 60))})`);
