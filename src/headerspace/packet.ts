@@ -26,18 +26,23 @@ export function boxHas(box: Box, point: readonly bigint[]): boolean {
 const formatAddress = (family: Family, value: bigint): string => formatElement({ family, base: value, prefix: addressBits(family) });
 
 /**
- * One concrete packet of a box, for counterexamples: in each dimension the first member, but
- * for an address a host address rather than a network address when the interval allows it.
+ * One concrete packet of a box, for counterexamples: in each dimension the first member, but for
+ * an address one of `prefer` (the host's own, say) when the box holds it, else a host address
+ * rather than a network address when the interval allows it.
  */
-export function samplePacket(context: Context, family: Family, box: Box): Packet {
+export function samplePacket(context: Context, family: Family, box: Box, prefer: { src?: readonly string[]; dst?: readonly string[] } = {}): Packet {
   const first = (d: number) => box[d]![0]!;
-  const address = (d: number) => {
+  const address = (d: number, preferred: readonly string[] = []) => {
+    for (const text of preferred) {
+      const c = parseCidr(text);
+      if (c.family === family && iv.has(box[d]!, c.base)) return formatAddress(family, c.base);
+    }
     const lo = box[d]![0]!;
     const hi = box[d]![1]!;
     return formatAddress(family, hi > lo ? lo + 1n : lo);
   };
   const proto = Number(first(PROTO));
-  const packet: Packet = { iface: context.iface, direction: context.direction, proto, src: address(SRC), dst: address(DST) };
+  const packet: Packet = { iface: context.iface, direction: context.direction, proto, src: address(SRC, prefer.src), dst: address(DST, prefer.dst) };
   if (context.forwardTo !== undefined) packet.forwardTo = context.forwardTo;
   const sport = first(SPORT);
   const dport = first(DPORT);

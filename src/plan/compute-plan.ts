@@ -115,12 +115,13 @@ const revisionRef = (r: LoadedRevision) => ({ ref: r.ref, ...(r.commit ? { commi
 function side(rev: LoadedRevision, facts: ReadonlyMap<string, HostFacts>) {
   const ctx = new CompileContext(rev.state);
   const programs = new Map<string, HostProgram>();
+  const factsOf = (node: string): HostFacts => facts.get(node) ?? { node, interfaces: [] };
   const programOf = (node: string): HostProgram => {
     let p = programs.get(node);
-    if (!p) programs.set(node, (p = compileHostIn(ctx, facts.get(node) ?? { node, interfaces: [] })));
+    if (!p) programs.set(node, (p = compileHostIn(ctx, factsOf(node))));
     return p;
   };
-  return { ctx, state: rev.state, programOf, locator: new FieldLocator(rev) };
+  return { ctx, state: rev.state, programOf, factsOf, locator: new FieldLocator(rev) };
 }
 
 function hostPlan(host: string, before: HostProgram, after: HostProgram, changes: FlowChange[]): HostPlan {

@@ -1,3 +1,4 @@
+import { protocolLabel } from '../compiler/protocols.js';
 import type { FieldChange, IntentResult, Location, PlanReport, Problem, ResourceChange, SamplePacket } from './plan-report.js';
 
 /** Shared wording for the text and markdown renderings. */
@@ -73,7 +74,7 @@ export function formatText(p: PlanReport): string {
 }
 
 export const packetText = (p: SamplePacket): string =>
-  `${p.direction} ${p.iface}${p.forwardTo ? ` → ${p.forwardTo}` : ''} ${p.proto} ${p.src}${p.sport !== undefined ? `:${p.sport}` : ''} → ${p.dst}${p.dport !== undefined ? `:${p.dport}` : ''}${p.icmpType !== undefined ? ` type ${p.icmpType} code ${p.icmpCode ?? 0}` : ''}`;
+  `${p.direction} ${p.iface}${p.forwardTo ? ` → ${p.forwardTo}` : ''} ${typeof p.proto === 'number' ? protocolLabel(p.proto) : p.proto} ${p.src}${p.sport !== undefined ? `:${p.sport}` : ''} → ${p.dst}${p.dport !== undefined ? `:${p.dport}` : ''}${p.icmpType !== undefined ? ` type ${p.icmpType} code ${p.icmpCode ?? 0}` : ''}`;
 
 export function intentLines(r: IntentResult): string[] {
   const then = r.heldBefore === false && r.holds ? ' (newly holds)' : r.heldBefore === true && !r.holds ? ' (held before)' : '';

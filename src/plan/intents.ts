@@ -1,5 +1,5 @@
 import { LineCounter, parseDocument } from 'yaml';
-import type { Family, HostProgram } from '../compiler/ir.js';
+import type { Family, HostFacts, HostProgram } from '../compiler/ir.js';
 import { parsePacketProtocol } from '../compiler/protocols.js';
 import { boxWith, DPORT, DST, ICMP_CODE, ICMP_TYPE, intersect, PROTO, SPORT, SRC, universe, type Region } from '../headerspace/box.js';
 import { FAMILIES } from '../headerspace/diff.js';
@@ -19,6 +19,8 @@ import type { IntentResult } from './plan-report.js';
 export interface IntentSide {
   state: DesiredState;
   programOf(node: string): HostProgram;
+  /** The interfaces the plan assumes the node has. */
+  factsOf(node: string): HostFacts;
   locator: FieldLocator;
 }
 
@@ -36,9 +38,10 @@ export function proveIntents(intents: readonly IntentSpec[], head: IntentSide, b
     const nodes = [...new Set(head.state.hostEndpoints.filter((h) => heps.has(h.metadata.name)).map((h) => h.spec.node))].sort();
     const at = where(i);
     for (const node of nodes) {
-      const now = prove(intent, head.programOf(node), heps);
+      const hostFacts = head.factsOf(node);
+      const now = prove(intent, head.programOf(node), hostFacts, heps);
       const baseHeps = base ? selectedEndpoints(intent, base.state) : new Set<string>();
-      const then = base && base.state.hostEndpoints.some((h) => h.spec.node === node && baseHeps.has(h.metadata.name)) ? prove(intent, base.programOf(node), baseHeps) : undefined;
+      const then = base && base.state.hostEndpoints.some((h) => h.spec.node === node && baseHeps.has(h.metadata.name)) ? prove(intent, base.programOf(node), hostFacts, baseHeps) : undefined;
       const result: IntentResult = { intent: intent.name, host: node, expect: intent.expect, holds: now === null, heldBefore: then === undefined ? null : then === null, ...(at ? { at } : {}) };
       if (now) {
         const sim = simulate(head.programOf(node), now.packet);
@@ -57,7 +60,7 @@ function selectedEndpoints(intent: IntentSpec, state: DesiredState): Set<string>
 }
 
 /** `null` when the intent holds on the program; otherwise one violating packet. */
-function prove(intent: IntentSpec, program: HostProgram, heps: ReadonlySet<string>): { packet: ReturnType<typeof samplePacket> } | null {
+function prove(intent: IntentSpec, program: HostProgram, hostFacts: HostFacts, heps: ReadonlySet<string>): { packet: ReturnType<typeof samplePacket> } | null {
   const ifaces = program.interfaces
     .filter((b) => b.role === 'hep' && b.hep !== undefined && heps.has(b.hep))
     .map((b) => b.iface)
@@ -69,7 +72,9 @@ function prove(intent: IntentSpec, program: HostProgram, heps: ReadonlySet<strin
       if (region.length === 0) continue;
       for (const piece of evaluateRegion(program, context, family, region)) {
         const wrong = intent.expect === 'allow' ? piece.verdict === 'deny' : piece.verdict !== 'deny';
-        if (wrong && piece.region.length > 0) return { packet: samplePacket(context, family, piece.region[0]!) };
+        if (!wrong || piece.region.length === 0) continue;
+        const own = hostFacts.interfaces.find((i) => i.name === iface)?.addresses.map((a) => a.split('/')[0]!) ?? [];
+        return { packet: samplePacket(context, family, piece.region[0]!, intent.direction === 'ingress' ? { dst: own } : { src: own }) };
       }
     }
   }
