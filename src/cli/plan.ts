@@ -137,7 +137,7 @@ async function readRevision(source: GitSource, gitdir: string, ref: string, subd
   const prefix = subdir ? `${subdir}/` : '';
   // Hidden entries (.github workflows, .gitlab-ci.yml) are not policy, as `palisade validate` has it;
   // the Git source lists them, so they are dropped here.
-  const files = (await source.readFiles(commit)).map((f) => ({ path: `${prefix}${f.path}`, content: f.content }));
+  const files = (await source.readFiles(commit)).map((f) => ({ ...f, path: `${prefix}${f.path}` }));
   return { ref, commit, files, configPath: `${prefix}${ROLLOUT_CONFIG_FILE}` };
 }
 

@@ -35,16 +35,17 @@ export function computePlan(baseFiles: RevisionFiles, headFiles: RevisionFiles, 
   const base = loadRevision(baseFiles, { skipInvalid: true });
   const errors: ModelErrorRecord[] = head.repository.errors;
   const refs = { base: revisionRef(base), head: revisionRef(head) };
-  const resources = diffResources(base.repository.resources, head.repository.resources);
   if (errors.length > 0 || !head.repository.rollout) {
+    // Nothing is computed from a head that does not validate: a refused file (a symlink, a YAML
+    // bomb) would otherwise show up as its resources removed.
     return {
       format: PLAN_FORMAT,
       ...refs,
       outcome: 'invalid',
       errors,
       warnings: head.repository.warnings,
-      summary: { resourcesChanged: resources.length, hostsAffected: 0, connectionsOpened: 0, connectionsClosed: 0, flowsChanged: 0, dangers: 0, intentsViolated: 0, lints: 0, newLints: 0 },
-      resources,
+      summary: { resourcesChanged: 0, hostsAffected: 0, connectionsOpened: 0, connectionsClosed: 0, flowsChanged: 0, dangers: 0, intentsViolated: 0, lints: 0, newLints: 0 },
+      resources: [],
       hosts: [],
       dangers: [],
       intents: [],
@@ -53,6 +54,7 @@ export function computePlan(baseFiles: RevisionFiles, headFiles: RevisionFiles, 
     };
   }
 
+  const resources = diffResources(base.repository.resources, head.repository.resources);
   const nodes = nodesOf(base.state, head.state);
   const facts = new Map(nodes.map((n) => [n, planFacts(n, base.state, head.state)]));
   const baseSide = side(base, facts);

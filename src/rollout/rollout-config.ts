@@ -1,4 +1,4 @@
-import { LineCounter, parseDocument } from 'yaml';
+import { parseDocument } from 'yaml';
 import { z } from 'zod';
 import type { Wave } from '../eventlog/events.js';
 import { CheckSpec } from '../checks/check-spec.js';
@@ -8,6 +8,7 @@ import type { ModelError } from '../model/errors.js';
 import { parseSelector } from '../selector/index.js';
 import type { DesiredState } from '../state/desired-state.js';
 import { Duration } from './duration.js';
+import { readYamlDocuments } from '../model/yaml-source.js';
 
 /**
  * `palisade.yaml`, next to the policies: how a revision is rolled out, reviewed in the same pull
@@ -121,7 +122,18 @@ export const RolloutConfig = z.strictObject({
   /** Attempts per check within one verify round, so one lost packet does not roll a host back. */
   checkAttempts: z.number().int().positive().default(3),
   /** Checks declared by the repository; the failsafe SSH check is always added. */
-  checks: z.array(CheckSpec).default([]),
+  checks: z
+    .array(CheckSpec)
+    .default([])
+    .superRefine((checks, ctx) => {
+      // Results, logs and `expect` are reported by name: two checks of one name would be confused.
+      const seen = new Map<string, number>();
+      checks.forEach((c, i) => {
+        const first = seen.get(c.name);
+        if (first !== undefined) ctx.addIssue({ code: 'custom', path: [i, 'name'], message: `check name '${c.name}' is already used by checks[${first}]; names must be unique` });
+        else seen.set(c.name, i);
+      });
+    }),
   /** Proven by `palisade plan` on every host they select (exit 2 when one does not hold). */
   intents: z
     .array(IntentSpec)
@@ -140,15 +152,15 @@ export const defaultRolloutConfig = (): RolloutConfig => RolloutConfig.parse({})
 
 /** Parses palisade.yaml; errors name the file, line and column like the model's. */
 export function parseRolloutConfig(text: string, file = ROLLOUT_CONFIG_FILE): { config: RolloutConfig | null; errors: ModelError[] } {
-  const lineCounter = new LineCounter();
-  const doc = parseDocument(text, { lineCounter, uniqueKeys: true });
+  // The same reader as the policy files: nesting limit, tags, syntax errors with their lines.
+  const { docs, lineCounter, problems } = readYamlDocuments(text);
   const at = (offset: number | undefined) => {
     const pos = lineCounter.linePos(offset ?? 0);
     return { line: pos.line, col: pos.col };
   };
-  if (doc.errors.length > 0) {
-    return { config: null, errors: doc.errors.map((e) => ({ code: 'YAML_SYNTAX', file, ...at(e.pos[0]), message: e.message.split('\n')[0]! })) };
-  }
+  if (problems.length > 0) return { config: null, errors: problems.map(({ code, line, col, message }) => ({ code, file, line, col, message })) };
+  if (docs.length > 1) return { config: null, errors: [{ code: 'YAML_SYNTAX', file, ...at(docs[1]!.contents?.range?.[0]), message: 'invalid YAML: palisade.yaml must hold one document' }] };
+  const doc = docs[0] ?? parseDocument('');
   let raw: unknown;
   try {
     // A cap on alias expansion keeps a hostile file from blowing up memory.
