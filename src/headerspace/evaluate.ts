@@ -82,8 +82,8 @@ export function evaluateRegion(program: HostProgram, context: Context, family: F
 
   const early: [StageKind, Direction][] = context.direction === 'ingress' ? [['untracked', 'ingress'], ['prednat', 'ingress']] : [['untracked', 'egress']];
   for (const [stage, direction] of early) {
-    if (stage === 'prednat' && prepared.isWorkload(context.iface)) continue;
-    const ep = prepared.endpointFor(context.iface, stage === 'untracked');
+    // Pre-DNAT dispatch has no workload exclusion: the `*` HEP's policy meets workload traffic too.
+    const ep = stage === 'prednat' && prepared.isWorkload(context.iface) ? prepared.wildcardEndpoint() : prepared.endpointFor(context.iface, stage === 'untracked');
     if (!ep || !ep.stages[stageKey(stage, direction)]) continue;
     const r = runStage(walk, rest, ep, stage, direction);
     decide(r.decided);
