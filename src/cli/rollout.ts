@@ -2,16 +2,18 @@ import { readFile } from 'node:fs/promises';
 import os from 'node:os';
 import { parseArgs } from 'node:util';
 import { openFileEventStore } from '../eventlog/file-store.js';
-import { isHostResult } from '../eventlog/events.js';
 import { stateLayout } from '../eventlog/layout.js';
 import { CONTROL_ACTIONS } from '../http/server.js';
-import { project, type ReconcilerState, type RevisionProgress } from '../state/projections.js';
+import { foldStatus } from '../status/model.js';
+import { RevisionView, StatusView } from '../status/schema.js';
+import { findRevision, revisionView } from '../status/view.js';
 import { UsageError, type CommandIO } from './io.js';
 
-const USAGE = `usage: palisade rollout status --state DIR [--watch] [--revision SHA]
+const USAGE = `usage: palisade rollout status --state DIR [--watch] [--revision SHA] [--token TOKEN]
        palisade rollout pause|resume|abort|retry --state DIR [--url URL] [--token TOKEN]
 
-status   hosts × state for the current revision, its waves, and each host's last check
+status   hosts × state for the newest revision (or --revision), its waves, and each host's last
+         check: from the running reconciler's status API, else from the event log
 pause    finish the hosts in flight, start no new ones until 'resume'
 resume   continue a paused rollout
 abort    finish the hosts in flight, then stop the rollout (later waves untouched)
@@ -40,7 +42,7 @@ export async function runRollout(argv: string[], io: CommandIO): Promise<number>
   }
   if (action === 'status') {
     if (!values.state) throw new UsageError(`rollout status needs --state DIR\n\n${USAGE}`);
-    return status(values.state, values.revision, values.watch, io);
+    return status(values.state, values.revision, values.watch, values.token ?? process.env.PALISADE_CONTROL_TOKEN, io);
   }
   if (!(CONTROL_ACTIONS as readonly string[]).includes(action)) throw new UsageError(`unknown rollout action '${action}'\n\n${USAGE}`);
   const url = values.url ?? (values.state ? await endpointOf(values.state) : undefined);
@@ -70,43 +72,65 @@ async function endpointOf(stateDir: string): Promise<string | undefined> {
   }
 }
 
-async function status(stateDir: string, revision: string | undefined, watch: boolean, io: CommandIO): Promise<number> {
+/**
+ * One revision as the status model has it: from the running reconciler's API when there is one
+ * (DIR/http.json), otherwise folded from the event log. The newest commit when none is asked for.
+ */
+async function readRevision(stateDir: string, revision: string | undefined, token: string | undefined): Promise<RevisionView | null> {
+  const url = await endpointOf(stateDir);
+  if (url) {
+    const get = (path: string) => fetch(`${url}${path}`, { headers: token ? { authorization: `Bearer ${token}` } : {}, signal: AbortSignal.timeout(5000) });
+    const answer = await (async () => {
+      const id = revision ?? StatusView.parse(await (await get('/api/v1/status')).json()).latest?.revision;
+      if (!id) return null;
+      const res = await get(`/api/v1/revisions/${encodeURIComponent(id)}`);
+      if (res.status === 401) throw new UsageError('the running reconciler requires its control token: pass --token, or set PALISADE_CONTROL_TOKEN');
+      return res.status === 404 ? null : RevisionView.parse(await res.json());
+    })().catch((e: unknown) => {
+      if (e instanceof UsageError) throw e;
+      // A stale http.json (the reconciler stopped): the log says the same.
+      return undefined;
+    });
+    if (answer !== undefined) return answer;
+  }
   const store = await openFileEventStore(stateLayout(stateDir).events, { readOnly: true });
   try {
-    let p = project(await store.read());
-    io.stdout.write(formatStatus(p, revision));
-    while (watch && !io.signal?.aborted) {
-      await new Promise((r) => setTimeout(r, 1000));
-      const more = await store.read(p.lastSeq);
-      if (more.length === 0) continue;
-      p = project(more, p);
-      io.stdout.write(`\n${formatStatus(p, revision)}`);
-    }
-    return 0;
+    const model = foldStatus(await store.read());
+    const r = revision ? findRevision(model, revision) : (model.revisions[model.order.at(-1) ?? ''] ?? null);
+    return r ? revisionView(r) : null;
   } finally {
     await store.close();
   }
 }
 
+async function status(stateDir: string, revision: string | undefined, watch: boolean, token: string | undefined, io: CommandIO): Promise<number> {
+  let shown = formatStatus(await readRevision(stateDir, revision, token), revision);
+  io.stdout.write(shown);
+  while (watch && !io.signal?.aborted) {
+    await new Promise((r) => setTimeout(r, 1000));
+    const next = formatStatus(await readRevision(stateDir, revision, token), revision);
+    if (next !== shown) io.stdout.write(`\n${next}`);
+    shown = next;
+  }
+  return 0;
+}
+
 const short = (oid: string) => oid.slice(0, 8);
 
+const PHASE: Record<string, string> = { rejected: 'rejected (invalid, nothing applied)', rollingOut: 'rolling out', observed: 'not started' };
+
 /** The status screen: one revision, its waves, every host's state and last check. */
-export function formatStatus(p: ReconcilerState, revision?: string): string {
-  const all = [...p.revisions.values()].filter((r) => r.observedAt);
-  const r: RevisionProgress | undefined = revision ? all.find((x) => x.revision.startsWith(revision)) : all.at(-1);
-  if (!r) return revision ? `no revision ${revision} in the event log\n` : 'no revision in the event log yet\n';
-  const outcome = r.rejected ? 'rejected (invalid, nothing applied)' : (r.outcome ?? (r.control === 'pause' ? 'paused' : 'rolling out'));
-  const lines = [`revision ${short(r.revision)} "${(r.message ?? '').split('\n')[0]}" by ${r.author ?? '?'}: ${outcome}${r.attempt ? ` (attempt ${r.attempt + 1})` : ''}`];
-  const waves = r.waves ?? [];
-  const current = waves.findIndex((w) => w.hosts.some((h) => !r.hosts[h] || !isHostResult(r.hosts[h]!.state)));
+export function formatStatus(r: RevisionView | null, asked?: string): string {
+  if (!r) return asked ? `no revision ${asked} in the event log\n` : 'no revision in the event log yet\n';
+  const lines = [`revision ${short(r.revision)} "${(r.message ?? '').split('\n')[0]}" by ${r.author ?? '?'}: ${PHASE[r.phase] ?? r.phase}${r.attempt ? ` (attempt ${r.attempt + 1})` : ''}`];
+  const current = r.waves.findIndex((w) => w.state === 'pending' || w.state === 'running');
   lines.push(`  ${'WAVE'.padEnd(10)} ${'HOST'.padEnd(14)} ${'STATE'.padEnd(18)} LAST CHECK`);
-  for (const [i, w] of waves.entries()) {
-    for (const host of w.hosts) {
-      const h = r.hosts[host];
-      const check = h?.checks?.find((c) => !c.ok && !c.preexisting) ?? h?.checks?.at(-1);
+  for (const [i, w] of r.waves.entries()) {
+    for (const h of w.hosts) {
+      const check = h.checks?.find((c) => !c.ok && !c.preexisting) ?? h.checks?.at(-1);
       const marker = i === current && !r.outcome ? '>' : ' ';
-      lines.push(`${marker} ${w.name.padEnd(10)} ${host.padEnd(14)} ${(h?.state ?? 'queued').padEnd(18)} ${check ? `${check.ok ? 'ok' : 'FAILED'} ${check.name}: ${check.detail}` : ''}`.trimEnd());
-      if (h?.reason && h.state !== 'confirmed') lines.push(`  ${''.padEnd(10)} ${''.padEnd(14)} ↳ ${h.reason}`);
+      lines.push(`${marker} ${w.name.padEnd(10)} ${h.name.padEnd(14)} ${h.state.padEnd(18)} ${check ? `${check.ok ? 'ok' : 'FAILED'} ${check.name}: ${check.detail}` : ''}`.trimEnd());
+      if (h.reason && h.state !== 'confirmed') lines.push(`  ${''.padEnd(10)} ${''.padEnd(14)} ↳ ${h.reason}`);
     }
   }
   return `${lines.join('\n')}\n`;
