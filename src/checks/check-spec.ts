@@ -30,7 +30,16 @@ const common = {
 
 export const CheckSpec = z
   .discriminatedUnion('kind', [
-    z.strictObject({ ...common, kind: z.literal('tcp'), port: z.number().int().min(1).max(65535) }),
+    z.strictObject({
+      ...common,
+      kind: z.literal('tcp'),
+      port: z.number().int().min(1).max(65535),
+      /**
+       * Open when any of these answers (tried together, within one timeout); `target`/`port`
+       * name the first. What the path to a replicated service needs: any one member will do.
+       */
+      anyOf: z.array(z.strictObject({ target: z.string().min(1), port: z.number().int().min(1).max(65535) })).min(1).optional(),
+    }),
     /** The server's SSH banner arrives: more than an open port, a live sshd. */
     z.strictObject({ ...common, kind: z.literal('ssh'), port: z.number().int().min(1).max(65535).default(22) }),
     /** A UDP DNS query gets an answer (any rcode): type NS for the root `.`, A for any other name. */

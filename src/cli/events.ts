@@ -1,47 +1,33 @@
-import { parseArgs } from 'node:util';
 import type { PalisadeEvent } from '../eventlog/events.js';
 import { isEventLogError } from '../eventlog/errors.js';
 import { openFileEventStore } from '../eventlog/file-store.js';
 import { stateLayout } from '../eventlog/layout.js';
-import { EXIT, type CommandIO } from './io.js';
+import { parseCommand } from './args.js';
+import { EXIT, UsageError, type CommandIO } from './io.js';
 
-export const EVENTS_USAGE = `usage: palisade events --state DIR [--since SEQ] [--type TYPE]... [--json] [--follow]
+export const EVENTS_USAGE = `usage: palisade events --state DIR [--since SEQ] [--type TYPE]... [-o text|json] [--follow]
 
 Prints the event log. --since shows events after SEQ; --type (repeatable or comma-separated)
-keeps only those types; --json prints one event per line as JSON; --follow keeps printing
-new events as the reconciler appends them (Ctrl-C ends).
+keeps only those types; -o json prints one event per line as JSON (--json: the old spelling);
+-f/--follow keeps printing new events as the reconciler appends them (Ctrl-C ends).
+Exit status: 0 printed, 1 the event log could not be read, 2 usage error.
 `;
+
+const SPEC = {
+  name: 'events',
+  usage: EVENTS_USAGE,
+  options: { state: { type: 'string' }, since: { type: 'integer', default: 0, min: 0 }, type: { type: 'strings' }, follow: { type: 'boolean', short: 'f' } },
+  output: { formats: ['text', 'json'], legacy: ['json'] },
+} as const;
 
 /** `palisade events`: reads the log read-only, so it is safe next to a running reconciler. */
 export async function runEvents(argv: readonly string[], io: CommandIO): Promise<number> {
-  let args;
-  try {
-    args = parseArgs({
-      args: [...argv],
-      options: {
-        state: { type: 'string' },
-        since: { type: 'string', default: '0' },
-        type: { type: 'string', multiple: true },
-        json: { type: 'boolean', default: false },
-        follow: { type: 'boolean', short: 'f', default: false },
-        help: { type: 'boolean', short: 'h', default: false },
-      },
-      strict: true,
-    }).values;
-  } catch (e) {
-    io.stderr.write(`${(e as Error).message}\n${EVENTS_USAGE}`);
-    return EXIT.usage;
-  }
-  if (args.help) {
-    io.stdout.write(EVENTS_USAGE);
-    return EXIT.ok;
-  }
-  const since = Number(args.since);
-  if (!args.state || !Number.isInteger(since) || since < 0) {
-    io.stderr.write(`${!args.state ? '--state is required' : `--since must be a sequence number, got ${args.since}`}\n${EVENTS_USAGE}`);
-    return EXIT.usage;
-  }
-  const types = new Set((args.type ?? []).flatMap((t) => t.split(',')).filter(Boolean));
+  const parsed = parseCommand(argv, SPEC, io);
+  if (!parsed) return EXIT.ok;
+  const args = { ...parsed.values, json: parsed.output === 'json' };
+  const since = args.since;
+  if (!args.state) throw new UsageError('--state DIR is required');
+  const types = new Set(args.type.flatMap((t) => t.split(',')).filter(Boolean));
   const show = (e: PalisadeEvent) => {
     if (types.size > 0 && !types.has(e.type)) return;
     io.stdout.write(args.json ? `${JSON.stringify(e)}\n` : `${formatEvent(e)}\n`);

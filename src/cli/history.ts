@@ -1,37 +1,26 @@
-import { parseArgs } from 'node:util';
 import { isEventLogError } from '../eventlog/errors.js';
 import { openFileEventStore } from '../eventlog/file-store.js';
 import { stateLayout } from '../eventlog/layout.js';
 import { replay } from '../eventlog/snapshot.js';
 import { observedRevisions, reconcilerProjection, revisionOutcome, type RevisionProgress } from '../state/projections.js';
 import { formatDuration } from './events.js';
-import { EXIT, type CommandIO } from './io.js';
+import { parseCommand } from './args.js';
+import { EXIT, UsageError, type CommandIO } from './io.js';
 
-export const HISTORY_USAGE = `usage: palisade history --state DIR [--json]
+export const HISTORY_USAGE = `usage: palisade history --state DIR [-o text|json]
 
 One line per revision, oldest first: commit, author, message, outcome, duration.
+-o json prints one JSON object per line (--json: the old spelling).
+Exit status: 0 printed, 1 the event log could not be read, 2 usage error.
 `;
 
+const SPEC = { name: 'history', usage: HISTORY_USAGE, options: { state: { type: 'string' } }, output: { formats: ['text', 'json'], legacy: ['json'] } } as const;
+
 export async function runHistory(argv: readonly string[], io: CommandIO): Promise<number> {
-  let args;
-  try {
-    args = parseArgs({
-      args: [...argv],
-      options: { state: { type: 'string' }, json: { type: 'boolean', default: false }, help: { type: 'boolean', short: 'h', default: false } },
-      strict: true,
-    }).values;
-  } catch (e) {
-    io.stderr.write(`${(e as Error).message}\n${HISTORY_USAGE}`);
-    return EXIT.usage;
-  }
-  if (args.help) {
-    io.stdout.write(HISTORY_USAGE);
-    return EXIT.ok;
-  }
-  if (!args.state) {
-    io.stderr.write(`--state is required\n${HISTORY_USAGE}`);
-    return EXIT.usage;
-  }
+  const parsed = parseCommand(argv, SPEC, io);
+  if (!parsed) return EXIT.ok;
+  const args = { state: parsed.values.state, json: parsed.output === 'json' };
+  if (!args.state) throw new UsageError('--state DIR is required');
   try {
     const store = await openFileEventStore(stateLayout(args.state).events, { readOnly: true });
     const { state } = await replay(store, reconcilerProjection).finally(() => store.close());

@@ -1,12 +1,18 @@
+import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { z } from 'zod';
 import type { HostFacts } from '../compiler/ir.js';
 import { formatModelError } from '../model/errors.js';
-import { readRepositoryDirectory } from '../repository/repository.js';
+import { findGitdir } from '../git/local.js';
+import { resolveRevision } from '../git/revision.js';
+import { openGitSource } from '../git/source.js';
+import { readRepository, readRepositoryDirectory, type PolicyRepository } from '../repository/repository.js';
 import { desiredStateOf, type DesiredState } from '../state/desired-state.js';
 import { UsageError } from './io.js';
 
-/** How `explain` and `render` get a desired state: a directory, or (from the lead's git source) a revision. */
+/** How `explain` and `render` get a desired state: a directory as it is, or as it was at a git revision. */
 export type StateLoader = (repo: string, ref: string | undefined) => Promise<DesiredState>;
 
 export class PolicyLoadError extends Error {
@@ -14,11 +20,44 @@ export class PolicyLoadError extends Error {
 }
 
 export const loadDirectoryState: StateLoader = async (repo, ref) => {
-  if (ref !== undefined) throw new UsageError('--ref needs the git policy source; this build reads --repo as a plain directory');
-  const result = await readRepositoryDirectory(repo);
-  if (result.errors.length > 0) throw new PolicyLoadError(`${repo} does not validate:\n${result.errors.map(formatModelError).join('\n')}`);
+  const result = ref === undefined ? await readRepositoryDirectory(repo) : await readRepositoryAt(repo, ref);
+  if (result.errors.length > 0) throw new PolicyLoadError(`${repo}${ref ? `@${ref}` : ''} does not validate:\n${result.errors.map(formatModelError).join('\n')}`);
   return desiredStateOf(result.resources);
 };
+
+/** The policy directory `dir` (anywhere inside a Git work tree) as committed at `ref`. */
+async function readRepositoryAt(dir: string, ref: string): Promise<PolicyRepository> {
+  const top = workTreeOf(path.resolve(dir));
+  const subdir = path.relative(top, path.resolve(dir)).split(path.sep).join('/');
+  const source = await openGitSource({ repo: top, branch: 'HEAD', path: subdir, cacheDir: tmpdir() });
+  try {
+    const commit = await resolveRevision(findGitdir(top), ref);
+    const prefix = subdir ? `${subdir}/` : '';
+    return readRepository((await source.readFiles(commit)).map((f) => ({ path: `${prefix}${f.path}`, content: f.content })), { root: subdir });
+  } finally {
+    await source.close();
+  }
+}
+
+function workTreeOf(dir: string): string {
+  for (let d = dir; ; d = path.dirname(d)) {
+    if (existsSync(path.join(d, '.git'))) return d;
+    if (path.dirname(d) === d) throw new UsageError(`--ref needs --repo inside a Git repository; ${dir} is not`);
+  }
+}
+
+/** The nodes the policy has host endpoints for. */
+export const policyNodes = (state: DesiredState): Set<string> => new Set(state.hostEndpoints.map((h) => h.spec.node).filter((n): n is string => !!n));
+
+/** A host Palisade compiles for must be named by a HostEndpoint: otherwise the ruleset would police nothing of it. */
+export function requireKnownHost(state: DesiredState, node: string): void {
+  const nodes = policyNodes(state);
+  if (!nodes.has(node)) throw new UnknownHostError(`no HostEndpoint names node '${node}' (the policy names: ${[...nodes].sort().join(', ') || 'none'})`);
+}
+
+export class UnknownHostError extends Error {
+  readonly code = 'HOST_NOT_IN_POLICY';
+}
 
 const HostFactsFile = z.strictObject({
   node: z.string(),

@@ -1,21 +1,24 @@
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { parseArgs } from 'node:util';
 import { openFileEventStore, type FileEventStore } from '../eventlog/file-store.js';
 import { stateLayout } from '../eventlog/layout.js';
 import { openSnapshotStore } from '../eventlog/snapshot.js';
 import type { EventStore } from '../eventlog/store.js';
-import { openGitSource } from '../git/source.js';
+import { openGitSource, type GitSource } from '../git/source.js';
 import { driversFromHostsFile } from '../hosts/drivers.js';
-import { readHostsFile } from '../hosts/hosts-file.js';
+import { hostsPolicyMismatch, readHostsFile, type HostsFile } from '../hosts/hosts-file.js';
 import { startHttpServer, type Readiness } from '../http/server.js';
-import { createLogger } from '../log/logger.js';
+import { createLogger, LOG_FORMATS, logFormat, type Logger } from '../log/logger.js';
 import { createMetrics } from '../metrics.js';
 import { cpuProfileOnRequest } from '../log/cpu-profile.js';
 import { startReconcileLoop } from '../reconciler/loop.js';
 import { ControlError, Reconciler } from '../reconciler/reconciler.js';
 import { formatModelError } from '../model/errors.js';
 import { readNotifyFile, startNotifications, type NotifyConfig } from '../notify/index.js';
+import { readRepository } from '../repository/repository.js';
+import { desiredStateOf } from '../state/desired-state.js';
+import { parseCommand } from './args.js';
+import { policyNodes } from './host-source.js';
 import { UsageError, type CommandIO } from './io.js';
 
 const USAGE = `usage: palisade reconcile --repo PATH|URL --state DIR --hosts FILE [options]
@@ -25,25 +28,31 @@ const USAGE = `usage: palisade reconcile --repo PATH|URL --state DIR --hosts FIL
   --hosts FILE          where hosts are and how to reach them (JSON; 'palisade lab up' writes one)
   --branch NAME         branch to track (default: main)
   --path DIR            only this sub-directory of the repository holds policy
-  --poll-interval MS    how often to look for new commits (default: 1000)
+  --poll-interval D     how often to look for new commits (default: 1s; durations: 500ms, 5s, 2m, 1h)
   --listen HOST:PORT    HTTP server: webhook, /healthz, /readyz, /metrics, rollout control
                         (default: 127.0.0.1:9420; 'off' disables it)
-  --drift-interval MS   how often hosts' tables are read back; a hand edit is recorded and
-                        undone (default: 30000; 0 disables)
-  --snapshot-every N     snapshot the reconciler's state every N events, so a restart replays
+  --drift-interval D    how often hosts' tables are read back; a hand edit is recorded and
+                        undone (default: 30s; 0 disables)
+  --snapshot-every N    snapshot the reconciler's state every N events, so a restart replays
                         only what came after (in etcd: and delete the events it covers;
                         default: 10000)
   --store etcd://HOST:PORT[,…]
                         scale-out mode: the event log and agent hosts in etcd, one leader among
                         several reconcilers (default: the embedded file store under --state)
+  --lease-ttl S         etcd mode: TTL of the leader's lease in seconds — how long a dead
+                        leader keeps the key before a standby takes over (default: 3)
   --notify FILE         send notifications (webhook, Slack, GitHub commit statuses) as the
                         event log records them; FILE is checked like 'palisade validate --notify'
   --public-url URL      where people reach this reconciler's rollout page (links in notifications)
   --once                process the commits not yet processed, then exit (no HTTP server)
+  --log-format F        json or pretty (default: PALISADE_LOG_FORMAT, else pretty on a terminal)
+  -h, --help            this text
 
-Environment: PALISADE_WEBHOOK_SECRET (HMAC secret of POST /hooks/git), PALISADE_CONTROL_TOKEN
-(bearer token for POST /rollout/<action>; when set, it is required from loopback clients too),
-PALISADE_GIT_USERNAME,
+Exit status: 0 stopped cleanly (SIGINT/SIGTERM) or, with --once, every rollout completed;
+1 a rollout did not complete (--once) or the reconciler could not start; 2 usage error.
+
+Environment: PALISADE_LOG_LEVEL (trace … fatal, default info), PALISADE_LOG_FORMAT, PALISADE_WEBHOOK_SECRET (HMAC secret of POST /hooks/git), PALISADE_CONTROL_TOKEN
+(bearer token for POST /rollout/<action>; when set, it is required from loopback clients too), PALISADE_GIT_USERNAME,
 PALISADE_GIT_PASSWORD / PALISADE_GIT_TOKEN (remote repositories).
 
 How each revision rolls out (waves, soak, failure policy, checks) is read from palisade.yaml in
@@ -57,46 +66,45 @@ function parseListen(text: string): { host: string; port: number } | null {
   return { host: m[1].replace(/^\[(.*)\]$/, '$1'), port };
 }
 
-export async function runReconcile(argv: string[], io: CommandIO): Promise<number> {
-  const { values } = parseArgs({
-    args: argv,
-    options: {
-      repo: { type: 'string' },
-      state: { type: 'string' },
-      hosts: { type: 'string' },
-      branch: { type: 'string', default: 'main' },
-      path: { type: 'string' },
-      'poll-interval': { type: 'string', default: '1000' },
-      listen: { type: 'string', default: '127.0.0.1:9420' },
-      'drift-interval': { type: 'string', default: '30000' },
-      'snapshot-every': { type: 'string', default: '10000' },
-      store: { type: 'string' },
-      notify: { type: 'string' },
-      'public-url': { type: 'string' },
-      once: { type: 'boolean', default: false },
-      help: { type: 'boolean', default: false },
-    },
-  });
-  if (values.help) {
-    io.stdout.write(`${USAGE}\n`);
-    return 0;
-  }
-  if (!values.repo || !values.state || !values.hosts) throw new UsageError(`reconcile needs --repo, --state and --hosts\n\n${USAGE}`);
-  const pollIntervalMs = Number(values['poll-interval']);
-  if (!Number.isInteger(pollIntervalMs) || pollIntervalMs < 50) throw new UsageError(`--poll-interval must be a whole number of milliseconds ≥ 50, got '${values['poll-interval']}'`);
-  const listen = values.once ? null : parseListen(values.listen);
-  const snapshotEvery = Number(values['snapshot-every']);
-  if (!Number.isInteger(snapshotEvery) || snapshotEvery < 1) throw new UsageError(`--snapshot-every must be a whole number ≥ 1, got '${values['snapshot-every']}'`);
-  const driftIntervalMs = Number(values['drift-interval']);
-  if (!Number.isInteger(driftIntervalMs) || driftIntervalMs < 0) throw new UsageError(`--drift-interval must be a whole number of milliseconds (0 disables), got '${values['drift-interval']}'`);
+const SPEC = {
+  name: 'reconcile',
+  usage: USAGE,
+  options: {
+    repo: { type: 'string' },
+    state: { type: 'string' },
+    hosts: { type: 'string' },
+    branch: { type: 'string', default: 'main' },
+    path: { type: 'string' },
+    'poll-interval': { type: 'duration', default: '1s', min: 50 },
+    listen: { type: 'string', default: '127.0.0.1:9420' },
+    'drift-interval': { type: 'duration', default: '30s' },
+    'snapshot-every': { type: 'integer', default: 10_000, min: 1 },
+    store: { type: 'string' },
+    'lease-ttl': { type: 'integer', default: 3, min: 2 },
+    notify: { type: 'string' },
+    'public-url': { type: 'string' },
+    once: { type: 'boolean' },
+    'log-format': { type: 'choice', choices: LOG_FORMATS },
+  },
+} as const;
 
+export async function runReconcile(argv: string[], io: CommandIO): Promise<number> {
+  const args = parseCommand(argv, SPEC, io);
+  if (!args) return 0;
+  const values = args.values;
+  if (!values.repo || !values.state || !values.hosts) throw new UsageError('reconcile needs --repo, --state and --hosts');
+  const pollIntervalMs = values['poll-interval'];
+  const listen = values.once ? null : parseListen(values.listen);
+  const snapshotEvery = values['snapshot-every'];
+  const driftIntervalMs = values['drift-interval'];
+  const leaseTtlS = values['lease-ttl'];
   const publicUrl = values['public-url'];
   if (publicUrl !== undefined && !/^https?:\/\/[^/]/.test(publicUrl)) throw new UsageError(`--public-url must be an http:// or https:// URL, got '${publicUrl}'`);
   if (values.notify !== undefined && values.store !== undefined) throw new UsageError('--notify is not supported with --store yet: notification positions are kept in the local state directory');
   const notify = values.notify === undefined ? null : await loadNotify(values.notify);
 
   const hostsFile = await readHostsFile(values.hosts);
-  const logger = createLogger({ simulated: hostsFile.hosts.some((h) => h.kind === 'simulated') });
+  const logger = createLogger({ simulated: hostsFile.hosts.some((h) => h.kind === 'simulated'), format: logFormat(values['log-format']) });
   const stateDir = path.resolve(values.state);
   // Created here for both modes (etcd mode writes only http.json and the clone cache into it): a
   // missing directory must not surface as a failure of every leader term.
@@ -112,6 +120,7 @@ export async function runReconcile(argv: string[], io: CommandIO): Promise<numbe
     cacheDir: layout.gitCache,
     logger,
   });
+  await warnOnHostsMismatch(git, hostsFile, logger);
   const profile = cpuProfileOnRequest();
   const shutdown = new AbortController();
   const stop = () => shutdown.abort();
@@ -129,11 +138,15 @@ export async function runReconcile(argv: string[], io: CommandIO): Promise<numbe
         import('../etcd/before-snapshots.js'),
       ]);
       const endpoints = parseStoreUrl(values.store);
-      const [feedHost, feedPort] = splitEndpoint(endpoints[0]!);
+      const feedEndpoints = endpoints.map((e) => {
+        const [host, port] = splitEndpoint(e);
+        return { host, port };
+      });
       let failed = false;
       await runWithLeaderElection({
         storeUrl: values.store,
         logger,
+        leaseTtlS,
         signal: shutdown.signal,
         once: values.once,
         term: async ({ etcd, fence, store, drivers, signal, lost }) => {
@@ -142,7 +155,7 @@ export async function runReconcile(argv: string[], io: CommandIO): Promise<numbe
             store,
             drivers: drivers(hostsFile, (host) => reconciler.checksFor(host)),
             // Agents must keep reaching etcd: that path is a failsafe check from every host.
-            feedEndpoint: { host: feedHost, port: feedPort },
+            feedEndpoints,
             snapshots: logSnapshots(store),
             // In etcd, so the next leader can roll back what this one applied.
             beforeSnapshots: new EtcdBeforeSnapshots(etcd, fence),
@@ -157,6 +170,8 @@ export async function runReconcile(argv: string[], io: CommandIO): Promise<numbe
     const store = await openFileEventStore(layout.events, { logger });
     // Its own loops, reading the log: a slow or dead receiver never holds up a rollout.
     const notifier = notify ? startNotifications(notify, { dir: layout.notify, source: store, logger, ...(publicUrl ? { publicUrl } : {}) }) : null;
+    // A first start begins at the log's head: it must be read before this run appends anything.
+    await notifier?.ready;
     try {
       const reconciler = new Reconciler({ ...common, store, drivers: driversFromHostsFile(hostsFile), snapshots: openSnapshotStore(layout.snapshots, logger) });
       const failed = await serve(reconciler, shutdown.signal, { ...serveOptions, store });
@@ -185,6 +200,17 @@ async function loadNotify(file: string): Promise<NotifyConfig> {
   const problems = [...errors, ...unset];
   if (config && problems.length === 0) return config;
   throw Object.assign(new Error(`${file} is not a valid notify file:\n${problems.map(formatModelError).join('\n')}`), { code: 'NOTIFY_CONFIG_INVALID' });
+}
+
+/** At start: where the hosts file and the tracked branch's policy disagree (a warning each; nothing stops). */
+async function warnOnHostsMismatch(git: GitSource, hostsFile: HostsFile, logger: Logger): Promise<void> {
+  const head = await git.head().catch(() => null);
+  if (head === null) return;
+  const repository = readRepository(await git.readFiles(head));
+  if (repository.errors.length > 0) return; // the rollout rejects it, with every error
+  for (const warning of hostsPolicyMismatch(hostsFile.hosts.map((h) => h.name), policyNodes(desiredStateOf(repository.resources)))) {
+    logger.warn({ event: 'HostsFileMismatch', revision: head }, warning);
+  }
 }
 
 function splitEndpoint(endpoint: string): [string, number] {

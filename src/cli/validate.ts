@@ -1,55 +1,33 @@
 import { formatModelError, type ModelError } from '../model/errors.js';
 import { readNotifyFile } from '../notify/config.js';
 import { readRepositoryDirectory } from '../repository/repository.js';
-import { UsageError, type CommandIO } from './io.js';
+import { parseCommand } from './args.js';
+import type { CommandIO } from './io.js';
 
-export const VALIDATE_USAGE = `usage: palisade validate [DIR] [--notify FILE] [--format text|json|github] [--skip-invalid]
+export const VALIDATE_USAGE = `usage: palisade validate [DIR] [--notify FILE] [-o text|json|github] [--skip-invalid]
 
 Validates every Calico resource under DIR (default: the current directory, unless only --notify
 is given) and prints every problem as file:line:col: Kind/name: field: reason. Exit status 0
-when valid, 1 when not, 2 on a usage error.
+when valid, 1 when not, 2 on a usage error or an unreadable DIR.
 
-  --notify FILE     also check a notify file (the one 'palisade reconcile --notify' reads);
-                    environment variables it names that are unset are warnings here (errors
-                    for reconcile, which needs their values)
-  --format text     one line per problem (default)
-  --format json     one JSON document: {valid, resources, errors[], warnings[]}
-  --format github   GitHub Actions annotations (::error / ::warning)
-  --skip-invalid    Felix's "treating as missing" mode: drop invalid resources with a warning.
-                    FAIL-OPEN: a dropped HostEndpoint leaves its interface unprotected.
+  --notify FILE        also check a notify file (the one 'palisade reconcile --notify' reads);
+                       environment variables it names that are unset are warnings here (errors
+                       for reconcile, which needs their values)
+  -o, --output text    one line per problem (default; --format is the old spelling)
+  -o, --output json    one JSON document: {valid, resources, errors[], warnings[]}
+  -o, --output github  GitHub Actions annotations (::error / ::warning)
+  --skip-invalid       Felix's "treating as missing" mode: drop invalid resources with a warning.
+                       FAIL-OPEN: a dropped HostEndpoint leaves its interface unprotected.
+  -h, --help           this text
 `;
 
-type Format = 'text' | 'json' | 'github';
-
-interface ValidateArgs {
-  dir: string | null;
-  notify: string | null;
-  format: Format;
-  skipInvalid: boolean;
-  help: boolean;
-}
-
-function parseArgs(argv: readonly string[]): ValidateArgs {
-  const args: ValidateArgs = { dir: null, notify: null, format: 'text', skipInvalid: false, help: false };
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i]!;
-    if (a === '--help' || a === '-h') args.help = true;
-    else if (a === '--skip-invalid') args.skipInvalid = true;
-    else if (a === '--format' || a.startsWith('--format=')) {
-      const value = a.includes('=') ? a.slice(a.indexOf('=') + 1) : argv[++i];
-      if (value !== 'text' && value !== 'json' && value !== 'github') throw new UsageError(`--format must be text, json or github (got ${value ?? 'nothing'})`);
-      args.format = value;
-    } else if (a === '--notify' || a.startsWith('--notify=')) {
-      const value = a.includes('=') ? a.slice(a.indexOf('=') + 1) : argv[++i];
-      if (!value) throw new UsageError('--notify needs a FILE');
-      args.notify = value;
-    } else if (a.startsWith('-')) throw new UsageError(`unknown option ${a}`);
-    else if (args.dir !== null) throw new UsageError(`only one DIR may be given (got ${args.dir} and ${a})`);
-    else args.dir = a;
-  }
-  if (args.dir === null && args.notify === null) args.dir = '.';
-  return args;
-}
+const SPEC = {
+  name: 'validate',
+  usage: VALIDATE_USAGE,
+  options: { notify: { type: 'string' }, 'skip-invalid': { type: 'boolean' } },
+  positionals: { max: 1 },
+  output: { formats: ['text', 'json', 'github'], legacy: ['format'] },
+} as const;
 
 // GitHub's workflow-command escaping: data escapes %, CR, LF; properties also : and ,.
 const escapeData = (s: string) => s.replace(/%/g, '%25').replace(/\r/g, '%0D').replace(/\n/g, '%0A');
@@ -61,20 +39,18 @@ function githubLine(level: 'error' | 'warning', e: ModelError): string {
   return `::${level} file=${escapeProperty(e.file)},line=${e.line},col=${e.col},title=${escapeProperty(title)}::${escapeData(text)}\n`;
 }
 
-/** `palisade validate [DIR] [--format text|json|github] [--skip-invalid]`; resolves to the exit code. */
+/** `palisade validate [DIR] [--notify FILE] [-o text|json|github] [--skip-invalid]`; resolves to the exit code. */
 export async function runValidate(argv: string[], io: CommandIO): Promise<number> {
-  let args: ValidateArgs;
-  try {
-    args = parseArgs(argv);
-  } catch (e) {
-    if (!(e instanceof UsageError)) throw e;
-    io.stderr.write(`palisade validate: ${e.message}\n${VALIDATE_USAGE}`);
-    return 2;
-  }
-  if (args.help) {
-    io.stdout.write(VALIDATE_USAGE);
-    return 0;
-  }
+  const parsed = parseCommand(argv, SPEC, io);
+  if (!parsed) return 0;
+  const notifyFile = parsed.values.notify ?? null;
+  const args = {
+    // Only --notify given: check just that file.
+    dir: parsed.positionals[0] ?? (notifyFile === null ? '.' : null),
+    notify: notifyFile,
+    skipInvalid: parsed.values['skip-invalid'],
+    format: parsed.output,
+  };
   let result = { errors: [] as ModelError[], warnings: [] as ModelError[], resources: [] as unknown[] };
   if (args.dir !== null) {
     try {

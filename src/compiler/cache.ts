@@ -1,5 +1,5 @@
 import { parseSelector, type Selector } from '../selector/index.js';
-import { tryParseCidr, type Cidr } from './cidr.js';
+import { tryParseCidr, type Cidr } from '../net/cidr.js';
 import type { CompiledRule, Direction } from './ir.js';
 import type { SetRequest } from './rules.js';
 

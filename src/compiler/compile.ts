@@ -1,6 +1,6 @@
 import type { GlobalNetworkPolicy, HostEndpoint, ProtoPort } from '../model/schemas.js';
 import { effectiveFelix, type DesiredState } from '../state/desired-state.js';
-import { formatCidr, tryParseCidr } from './cidr.js';
+import { formatCidr, tryParseCidr } from '../net/cidr.js';
 import { CompileContext } from './context.js';
 import {
   stageKey,
@@ -40,7 +40,7 @@ export function compileHostIn(ctx: CompileContext, host: HostFacts): HostProgram
   const { state } = ctx;
   const felix = effectiveFelix(state, host.node);
   const warnings: string[] = [];
-  const interfaces = resolveInterfaces(ctx.hepsOf(host.node), host, felix.interfacePrefixes, warnings);
+  const interfaces = resolveInterfaces(ctx.hepsOf(host.node), host, felix.interfacePrefixes, warnings, felix.interfaceExcluded);
   const chains = new Map<string, RuleChain>();
   const addressSets = new Map<string, AddressSet>();
   const namedPortSets = new Map<string, NamedPortSet>();
@@ -123,11 +123,8 @@ export function compileHostIn(ctx: CompileContext, host: HostFacts): HostProgram
   function profileChains(hep: HostEndpoint, direction: Direction): string[] {
     const out: string[] = [];
     for (const name of hep.spec.profiles) {
-      const profile = ctx.profile(name);
-      if (!profile) {
-        warnings.push(`HostEndpoint ${hep.metadata.name} lists profile ${name}, which does not exist; skipped`);
-        continue;
-      }
+      const { profile, missing } = ctx.profile(name);
+      if (missing && direction === 'ingress') warnings.push(`HostEndpoint ${hep.metadata.name} lists profile ${name}, which does not exist: a default-drop profile stands in for it, as in Felix`);
       const id = safeId(direction === 'ingress' ? 'pri' : 'pro', name);
       if (!chains.has(id)) {
         const compiled = ctx.compiledRules(profile, direction);
@@ -166,10 +163,17 @@ function failsafes(list: readonly ProtoPort[]): Failsafe[] {
 /**
  * HEP ↔ interface (calico-model.md §3.5, §3.6): workload interfaces are never host endpoints; the
  * alphabetically first HEP naming the interface, or expecting one of its addresses, wins; else the
- * first `*` HEP; else the interface is left alone. An interface whose name cannot be written into
+ * first `*` HEP; else the interface is left alone. Excluded interfaces (`interfaceExclude`) get
+ * no HEP of their own. An interface whose name cannot be written into
  * nft safely can only be governed by the `*` HEP, which is matched without naming it.
  */
-export function resolveInterfaces(heps: readonly HostEndpoint[], host: HostFacts, prefixes: readonly string[], warnings: string[] = []): InterfaceBinding[] {
+export function resolveInterfaces(
+  heps: readonly HostEndpoint[],
+  host: HostFacts,
+  prefixes: readonly string[],
+  warnings: string[] = [],
+  excluded: (iface: string) => boolean = () => false,
+): InterfaceBinding[] {
   const sorted = [...heps].sort((a, b) => byName(a.metadata.name, b.metadata.name));
   const wildcard = sorted.find((h) => h.spec.interfaceName === '*');
   const key = (ip: string) => {
@@ -180,6 +184,11 @@ export function resolveInterfaces(heps: readonly HostEndpoint[], host: HostFacts
     .sort((a, b) => byName(a.name, b.name))
     .map((iface): InterfaceBinding => {
       if (prefixes.some((p) => iface.name.startsWith(p))) return { iface: iface.name, role: 'workload' };
+      // Felix never learns of an excluded interface, so no HEP resolves on it by name or address
+      // (felix/dataplane/linux/endpoint_mgr.go:951 walks only reported interfaces); the `*` HEP's
+      // catch-all dispatch rule (felix/rules/dispatch.go:180) still covers it, as it covers any
+      // interface without a HEP of its own.
+      if (excluded(iface.name)) return wildcard ? { iface: iface.name, role: 'hep', hep: wildcard.metadata.name, via: 'wildcard' } : { iface: iface.name, role: 'excluded' };
       const addresses = new Set(iface.addresses.map(key));
       const winner = sorted.find(
         (h) => h.spec.interfaceName === iface.name || (!h.spec.interfaceName && h.spec.expectedIPs.some((ip) => addresses.has(key(ip)))),

@@ -1,12 +1,25 @@
-import type { GlobalNetworkPolicy, HostEndpoint, Profile, Rule } from '../model/schemas.js';
+import { API_VERSION, DEFAULT_ALLOW_PROFILE, Profile as ProfileResource, type GlobalNetworkPolicy, type HostEndpoint, type Profile, type Rule } from '../model/schemas.js';
 import type { Labels, Selector } from '../selector/index.js';
 import type { DesiredState } from '../state/desired-state.js';
 import { CompileCache, type CompiledRules } from './cache.js';
-import { parseCidr, type Cidr } from './cidr.js';
+import { parseCidr, type Cidr } from '../net/cidr.js';
 import { contentKey } from './content-key.js';
 import type { AddressSet, Direction, NamedPortSet } from './ir.js';
 import { shortHash } from './names.js';
 import { addressSetOf, compileRule, namedPortSetOf, SetRequests, type SetRequest } from './rules.js';
+
+const syntheticProfiles = new Map<string, Profile>();
+
+/** A profile whose only rule, in both directions, is `action`; one object per name so compiled rules are cached. */
+function syntheticProfile(name: string, action: 'Allow' | 'Deny'): Profile {
+  const key = `${action}/${name}`;
+  let p = syntheticProfiles.get(key);
+  if (!p) {
+    p = ProfileResource.parse({ apiVersion: API_VERSION, kind: 'Profile', metadata: { name }, spec: { ingress: [{ action }], egress: [{ action }] } });
+    syntheticProfiles.set(key, p);
+  }
+  return p;
+}
 
 /** An entity that rule selectors can select: a host endpoint or a GlobalNetworkSet. */
 export interface Selectable {
@@ -124,8 +137,17 @@ export class CompileContext {
     return this.hepsByNode.get(node) ?? [];
   }
 
-  profile(name: string): Profile | undefined {
-    return this.profilesByName.get(name);
+  /**
+   * The profile an endpoint lists, as Felix sees it: the built-in `projectcalico-default-allow`
+   * unless defined, and for a name that does not exist Felix's default-drop profile
+   * (felix/calc/active_rules_calculator.go:366 `DummyDropRules`, used at :397 "generating
+   * default-drop profile"), so a missing profile never lets a later profile allow.
+   */
+  profile(name: string): { profile: Profile; missing: boolean } {
+    const found = this.profilesByName.get(name);
+    if (found) return { profile: found, missing: false };
+    if (name === DEFAULT_ALLOW_PROFILE) return { profile: syntheticProfile(name, 'Allow'), missing: false };
+    return { profile: syntheticProfile(name, 'Deny'), missing: true };
   }
 
   private hostPolicies: { policies: GlobalNetworkPolicy[]; selectors: Selector[]; fingerprint: string } | undefined;

@@ -4,7 +4,8 @@
  * describes the ruleset the kernel runs. Plain data only: it round-trips through JSON.
  */
 
-export type Family = 4 | 6;
+export type { Family } from '../net/cidr.js';
+import type { Family } from '../net/cidr.js';
 export type Direction = 'ingress' | 'egress';
 
 /** The host's interfaces and addresses, as read from the host at apply time. */
@@ -15,8 +16,8 @@ export interface HostFacts {
 
 export interface InterfaceBinding {
   iface: string;
-  /** `hep`: governed by `hep`; `workload`: matches interfacePrefix; `unmanaged`: no HEP, left alone. */
-  role: 'hep' | 'workload' | 'unmanaged';
+  /** `hep`: governed by `hep`; `workload`: matches interfacePrefix; `unmanaged`: no HEP, left alone; `excluded`: in interfaceExclude, left alone. */
+  role: 'hep' | 'workload' | 'unmanaged' | 'excluded';
   hep?: string;
   via?: 'interfaceName' | 'expectedIPs' | 'wildcard';
 }

@@ -1,11 +1,20 @@
 import type { EntityRule, Port, Rule } from '../model/schemas.js';
-import { formatElement, normaliseNets, parseCidr, type Cidr } from './cidr.js';
+import { entitySelector } from './entity-selector.js';
+import { formatElement, normaliseNets, parseCidr, type Cidr } from '../net/cidr.js';
 import type { Selectable } from './context.js';
 import type { AddressSet, CompiledRule, EntityMatch, Family, FamilyMatch, NamedPortSet, PortMatch, RuleAction } from './ir.js';
 import { shortHash } from './names.js';
 import { PROTO_ICMP, PROTO_ICMPV6, PROTO_SCTP, PROTO_TCP, PROTO_UDP, protocolNumber } from './protocols.js';
 
 const ACTIONS: Record<Rule['action'], RuleAction> = { Allow: 'allow', Deny: 'deny', Pass: 'pass', Log: 'log' };
+
+/** The selectors an entity rule's peers are chosen by, after Calico's rewriting (entity-selector.ts). */
+interface Peers {
+  selector: string | undefined;
+  notSelector: string | undefined;
+}
+
+const peersOf = (e: EntityRule): Peers => ({ selector: entitySelector(e), notSelector: e.notSelector || undefined });
 
 /** A set a compiled rule references: its id is a function of its definition, its members of the revision. */
 export type SetRequest =
@@ -32,10 +41,10 @@ export class SetRequests {
     return id;
   }
 
-  namedPortSet(family: Family, entity: EntityRule, names: string[], protocol: number): string {
+  namedPortSet(family: Family, peers: Peers, names: string[], protocol: number): string {
     const unique = [...new Set(names)].sort();
-    const id = `n${family}_${shortHash(`${this.canonicalOf(entity.selector, entity.notSelector)}|${unique.join(',')}|${protocol}`)}`;
-    if (!this.byId.has(id)) this.byId.set(id, { kind: 'namedPort', id, family, selector: entity.selector, notSelector: entity.notSelector, names: unique, protocol });
+    const id = `n${family}_${shortHash(`${this.canonicalOf(peers.selector, peers.notSelector)}|${unique.join(',')}|${protocol}`)}`;
+    if (!this.byId.has(id)) this.byId.set(id, { kind: 'namedPort', id, family, selector: peers.selector, notSelector: peers.notSelector, names: unique, protocol });
     return id;
   }
 }
@@ -82,15 +91,17 @@ export function compileRule(rule: Rule, index: number, sets: SetRequests): Compi
   for (const f of [4, 6] as const) if (allNets.length > 0 && !allNets.some((n) => n.family === f)) families = families.filter((x) => x !== f);
 
   const hasNamedPorts = [rule.source, rule.destination].some((e) => [...e.ports, ...e.notPorts].some((p) => p.kind === 'named'));
-  const hasSelectors = [rule.source, rule.destination].some((e) => e.selector !== undefined || e.notSelector !== undefined);
+  const src = peersOf(rule.source);
+  const dst = peersOf(rule.destination);
+  const hasSelectors = [src, dst].some((p) => p.selector !== undefined || p.notSelector !== undefined);
   const familySpecific =
     rule.ipVersion !== undefined || allNets.length > 0 || hasNamedPorts || hasSelectors || rule.icmp !== undefined || rule.notICMP !== undefined || protocol === PROTO_ICMP || protocol === PROTO_ICMPV6;
 
   const build = (family: Family | null): FamilyMatch => {
     const m: FamilyMatch = {
       family,
-      src: entityMatch(rule.source, family, protocol, sets),
-      dst: entityMatch(rule.destination, family, protocol, sets),
+      src: entityMatch(rule.source, src, family, protocol, sets),
+      dst: entityMatch(rule.destination, dst, family, protocol, sets),
     };
     if (protocol !== undefined) m.protocol = protocol;
     if (notProtocol !== undefined) m.notProtocol = notProtocol;
@@ -98,34 +109,37 @@ export function compileRule(rule: Rule, index: number, sets: SetRequests): Compi
     if (rule.notICMP?.type !== undefined) m.notIcmp = icmpOf(rule.notICMP.type, rule.notICMP.code);
     return m;
   };
+  // A Kubernetes service match resolves to the service's endpoints; a host repository has none,
+  // so the rule never matches (Felix's set for it stays empty; rules.go:154 copies the match).
+  if (rule.source.services || rule.destination.services) return { index, action: ACTIONS[rule.action], matches: [] };
   return { index, action: ACTIONS[rule.action], matches: familySpecific ? families.map(build) : [build(null)] };
 }
 
 const icmpOf = (type: number, code: number | undefined) => (code === undefined ? { type } : { type, code });
 
-function entityMatch(e: EntityRule, family: Family | null, protocol: number | undefined, sets: SetRequests): EntityMatch {
+function entityMatch(e: EntityRule, peers: Peers, family: Family | null, protocol: number | undefined, sets: SetRequests): EntityMatch {
   const out: EntityMatch = {};
   const inFamily = (list: string[]) => normaliseNets(netsOf(list).filter((c) => family === null || c.family === family)).map(formatElement);
   if (e.nets.length > 0) out.nets = inFamily(e.nets);
   if (e.notNets.length > 0) out.notNets = inFamily(e.notNets);
-  if (family !== null && e.selector !== undefined) out.set = sets.addressSet(family, e.selector, e.notSelector);
-  else if (family !== null && e.notSelector !== undefined) out.notSet = sets.addressSet(family, undefined, e.notSelector);
+  if (family !== null && peers.selector !== undefined) out.set = sets.addressSet(family, peers.selector, peers.notSelector);
+  else if (family !== null && peers.notSelector !== undefined) out.notSet = sets.addressSet(family, undefined, peers.notSelector);
   // Calico looks named ports up for UDP or SCTP rules as such, for anything else as TCP.
   const portProto = protocol === PROTO_UDP || protocol === PROTO_SCTP ? protocol : PROTO_TCP;
-  const ports = portMatch(e.ports, family, e, portProto, sets);
-  const notPorts = portMatch(e.notPorts, family, e, portProto, sets);
+  const ports = portMatch(e.ports, family, peers, portProto, sets);
+  const notPorts = portMatch(e.notPorts, family, peers, portProto, sets);
   if (ports) out.ports = ports;
   if (notPorts) out.notPorts = notPorts;
   return out;
 }
 
-function portMatch(ports: Port[], family: Family | null, e: EntityRule, protocol: number, sets: SetRequests): PortMatch | undefined {
+function portMatch(ports: Port[], family: Family | null, peers: Peers, protocol: number, sets: SetRequests): PortMatch | undefined {
   if (ports.length === 0) return undefined;
   const ranges = ports.flatMap((p) => (p.kind === 'range' ? [[p.min, p.max] as [number, number]] : []));
   ranges.sort((a, b) => a[0] - b[0] || a[1] - b[1]);
   const names = ports.flatMap((p) => (p.kind === 'named' ? [p.name] : []));
   const out: PortMatch = { ranges: mergeRanges(ranges) };
-  if (names.length > 0 && family !== null) out.namedSet = sets.namedPortSet(family, e, names, protocol);
+  if (names.length > 0 && family !== null) out.namedSet = sets.namedPortSet(family, peers, names, protocol);
   return out;
 }
 

@@ -4,7 +4,6 @@ import type {
   Direction,
   EndpointProgram,
   EntityMatch,
-  Failsafe,
   Family,
   FamilyMatch,
   HostProgram,
@@ -14,6 +13,7 @@ import type {
   StageProgram,
 } from '../compiler/ir.js';
 import { stageKey } from '../compiler/ir.js';
+import { failsafeChain, type FailsafeRule } from '../compiler/failsafe.js';
 import { SAFE_IFNAME, safeId } from '../compiler/names.js';
 
 export const TABLE = 'inet palisade';
@@ -106,8 +106,13 @@ export function renderNft(program: HostProgram): string {
   base('filter-forward-in', 'forward', -1, [accepted, ...workloads('iifname', 'return', 'workload interface'), ...dispatch(program, 'forward', 'ingress')]);
   base('filter-forward-out', 'forward', 0, [accepted, ...workloads('oifname', 'return', 'workload interface'), ...dispatch(program, 'forward', 'egress')]);
 
-  out.push('\tchain failsafe-in {', ...failsafeRules(program.failsafe.inbound, 'saddr', 'inbound'), '\t}');
-  out.push('\tchain failsafe-out {', ...failsafeRules(program.failsafe.outbound, 'daddr', 'outbound'), '\t}');
+  out.push('\tchain failsafe-in {', ...failsafeRules(failsafeChain(program.failsafe, 'filter', 'ingress'), 'inbound'), '\t}');
+  out.push('\tchain failsafe-out {', ...failsafeRules(failsafeChain(program.failsafe, 'filter', 'egress'), 'outbound'), '\t}');
+  // The raw table's own failsafe chains (with the replies), only where untracked policy uses them.
+  if (program.endpoints.some((e) => e.stages['untracked-ingress'] || e.stages['untracked-egress'])) {
+    out.push('\tchain raw-failsafe-in {', ...failsafeRules(failsafeChain(program.failsafe, 'raw', 'ingress'), 'inbound'), '\t}');
+    out.push('\tchain raw-failsafe-out {', ...failsafeRules(failsafeChain(program.failsafe, 'raw', 'egress'), 'outbound'), '\t}');
+  }
 
   for (const ep of program.endpoints) {
     for (const [key, stage] of Object.entries(ep.stages) as [string, StageProgram][]) {
@@ -146,15 +151,19 @@ function dispatch(program: HostProgram, stage: StageKind, direction: Direction):
   return rules;
 }
 
-function failsafeRules(list: Failsafe[], peer: 'saddr' | 'daddr', label: string): string[] {
-  const plain = list.filter((f) => f.net === undefined).map((f) => `${f.protocol} . ${num(f.port, 65535)}`);
-  const rules: string[] = [];
-  if (plain.length > 0) rules.push(`meta l4proto . th dport { ${[...new Set(plain)].join(', ')} } accept ${comment(`failsafe ${label}`)}`);
-  for (const f of list.filter((x) => x.net !== undefined)) {
-    const family = f.net!.includes(':') ? 6 : 4;
-    rules.push(`${ipOf(family)} ${peer} ${addr(f.net!)} meta l4proto ${f.protocol} th dport ${num(f.port, 65535)} accept ${comment(`failsafe ${label} ${f.protocol}/${f.port} ${f.net}`)}`);
+function failsafeRules(rules: readonly FailsafeRule[], label: string): string[] {
+  const out: string[] = [];
+  for (const portOf of ['destination', 'source'] as const) {
+    const th = portOf === 'destination' ? 'dport' : 'sport';
+    const plain = rules.filter((f) => f.portOf === portOf && f.net === undefined).map((f) => `${f.protocol} . ${num(f.port, 65535)}`);
+    if (plain.length > 0) out.push(`meta l4proto . th ${th} { ${[...new Set(plain)].join(', ')} } accept ${comment(`failsafe ${label}${portOf === 'source' ? ' reply' : ''}`)}`);
+    for (const f of rules.filter((x) => x.portOf === portOf && x.net !== undefined)) {
+      const family = f.net!.includes(':') ? 6 : 4;
+      const peer = f.netOf === 'source' ? 'saddr' : 'daddr';
+      out.push(`${ipOf(family)} ${peer} ${addr(f.net!)} meta l4proto ${f.protocol} th ${th} ${num(f.port, 65535)} accept ${comment(`failsafe ${label} ${f.protocol}/${f.port} ${f.net}${portOf === 'source' ? ' reply' : ''}`)}`);
+    }
   }
-  return rules.map((r) => `\t\t${r}`);
+  return out.map((r) => `\t\t${r}`);
 }
 
 function endpointRules(ep: EndpointProgram, stage: StageKind, direction: Direction, program: StageProgram, chains: Map<string, RuleChain>): string[] {
@@ -165,7 +174,7 @@ function endpointRules(ep: EndpointProgram, stage: StageKind, direction: Directi
   } else if (stage === 'prednat') {
     rules.push(`ct state established,related accept ${comment(`${label}: established`)}`);
   }
-  if (stage !== 'forward') rules.push(`jump failsafe-${direction === 'ingress' ? 'in' : 'out'} ${comment(`${label}: failsafe`)}`);
+  if (stage !== 'forward') rules.push(`jump ${stage === 'untracked' ? 'raw-' : ''}failsafe-${direction === 'ingress' ? 'in' : 'out'} ${comment(`${label}: failsafe`)}`);
   const pass = `meta mark & ${hex(PASS_MARK)} == 0x00000000`;
   for (const tier of program.tiers) {
     rules.push(`meta mark set meta mark & ${hex(~PASS_MARK >>> 0)} ${comment(`start of tier ${tier.name}`)}`);
@@ -226,13 +235,13 @@ function familyAlternatives(m: FamilyMatch): string[][] {
     groups.push([[`${icmp} type ${num(m.icmp.type, 255)}`, ...(m.icmp.code !== undefined ? [`${icmp} code ${num(m.icmp.code, 255)}`] : [])]]);
   }
   if (m.notIcmp !== undefined) {
+    // Felix's nftables dataplane writes `icmp type != T code != C` (felix/nftables/match_builder.go:453);
+    // nft (1.0.6) compiles that into one comparison of the (type, code) pair, so in effect the
+    // pair is negated, as in Felix's iptables dataplane; and, like any ICMP header match, only
+    // ICMP packets of the rule's family match. nft 1.0.6 rejects `!= 8 . 1`, hence the set.
     const icmp = icmpKeyword(m);
-    const proto = icmp === 'icmp' ? 1 : 58;
     const { type, code } = m.notIcmp;
-    // nft 1.0.6 rejects a concatenation compared with a singleton (`!= 8 . 1`): it needs a set.
-    const negated = code === undefined ? `${icmp} type != ${num(type, 255)}` : `${icmp} type . ${icmp} code != { ${num(type, 255)} . ${num(code, 255)} }`;
-    // Negates the (type, code) pair, as Calico's iptables dataplane does (calico-model.md §6.5).
-    groups.push(m.protocol === proto ? [[negated]] : [[`meta l4proto != ${proto}`], [negated]]);
+    groups.push([[code === undefined ? `${icmp} type != ${num(type, 255)}` : `${icmp} type . ${icmp} code != { ${num(type, 255)} . ${num(code, 255)} }`]]);
   }
   // Cartesian product of the OR-groups.
   return groups.reduce<string[][]>((acc, g) => acc.flatMap((a) => g.map((alt) => [...a, ...alt])), [[]]);

@@ -8,13 +8,15 @@ import { parseAllDocuments } from 'yaml';
 import { CheckSpec } from '../checks/check-spec.js';
 import { describeCheck } from '../checks/run-checks.js';
 import { hostsFileForLab } from '../cli/lab.js';
+import { parseCommand } from '../cli/args.js';
+import { cleanUpOnSignals } from '../cli/interrupt.js';
 import type { CommandIO } from '../cli/io.js';
 import { openFileEventStore } from '../eventlog/file-store.js';
 import { openGitSource } from '../git/source.js';
 import { driversFromHostsFile } from '../hosts/drivers.js';
 import type { HostsFile } from '../hosts/hosts-file.js';
-import { hostAddress, labDown, labPrerequisites, labUp, MANAGEMENT_ADDRESS, type LabDescription } from '../lab/lab.js';
-import { createLogger } from '../log/logger.js';
+import { hostAddress, labDown, labDownById, labPrerequisites, labUp, MANAGEMENT_ADDRESS, newLabId, type LabDescription } from '../lab/lab.js';
+import { createLogger, LOG_FORMATS, type LogFormat } from '../log/logger.js';
 import { startReconcileLoop } from '../reconciler/loop.js';
 import { Reconciler } from '../reconciler/reconciler.js';
 import { isFinished, project } from '../state/projections.js';
@@ -103,13 +105,45 @@ function simulatedHostsFile(): HostsFile {
   };
 }
 
-async function waitUntil(what: string, done: () => boolean, timeoutMs: number): Promise<void> {
+async function waitUntil(what: string, done: () => boolean, timeoutMs: number, signal: AbortSignal): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!done()) {
-    if (Date.now() > deadline) throw new Error(`demo: gave up waiting for ${what} after ${timeoutMs / 1000} s`);
+    if (signal.aborted) throw new DemoError('DEMO_STOPPED', `demo: stopped while waiting for ${what} (${(signal.reason as Error).message})`);
+    if (Date.now() > deadline) throw new DemoError('DEMO_TIMEOUT', `demo: gave up waiting for ${what} after ${timeoutMs / 1000} s`);
     await new Promise((r) => setTimeout(r, 100));
   }
 }
+
+export class DemoError extends Error {
+  constructor(
+    readonly code: 'DEMO_STOPPED' | 'DEMO_TIMEOUT',
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+export const DEMO_USAGE = `usage: palisade demo [--simulated] [--timeout D] [--log-format pretty|json]
+
+The whole story on one machine: a lab of network namespaces (as root, with nft and ip; else, or
+with --simulated, simulated hosts), a policy repository, a good commit rolled out canary-first, a
+bad commit rolled back on the canary, and a summary read back from the event log.
+
+  --simulated      use the in-process packet simulator even as root
+  --timeout D      give up (and tear everything down) after D (default: 5m)
+  --log-format F   the reconciler's log lines: pretty (default) or json
+  -h, --help       this text
+
+Interrupted (Ctrl-C, SIGTERM) or timed out, it removes every namespace and process it made.
+Exit status: 0 the story ended with SSH reachable on every host, 1 it did not (or it timed out),
+2 usage error, 130/143 interrupted by SIGINT/SIGTERM.
+`;
+
+const SPEC = {
+  name: 'demo',
+  usage: DEMO_USAGE,
+  options: { simulated: { type: 'boolean' }, timeout: { type: 'duration', default: '5m', min: 1000 }, 'log-format': { type: 'choice', choices: LOG_FORMATS, default: 'pretty' } },
+} as const;
 
 /**
  * `npm start`: the whole story on one machine. A lab of namespaces (or, without root or nft,
@@ -117,13 +151,41 @@ async function waitUntil(what: string, done: () => boolean, timeoutMs: number): 
  * rolled back on the canary, and a summary read back from the event log.
  */
 export async function runDemo(argv: string[], io: CommandIO): Promise<number> {
-  const forceSimulated = argv.includes('--simulated');
+  const args = parseCommand(argv, SPEC, io);
+  if (!args) return 0;
+  const forceSimulated = args.values.simulated;
   const pre = forceSimulated ? { ok: false as const, why: '--simulated was given' } : await labPrerequisites();
   const simulated = !pre.ok;
   const say = (text: string) => io.stdout.write(`${simulated ? '[simulated] ' : ''}${text}\n`);
   if (!pre.ok) say(`No kernel lab: ${pre.why}. Running the same story on the in-process packet simulator.`);
 
   const work = await mkdtemp(path.join(os.tmpdir(), 'palisade-demo-'));
+  const labId = newLabId();
+  const abort = new AbortController();
+  const timer = setTimeout(() => abort.abort(new Error(`--timeout ${args.values.timeout / 1000} s reached`)), args.values.timeout);
+  let story: Promise<number> = Promise.resolve(1);
+  const release = cleanUpOnSignals({
+    abort,
+    say,
+    cleanup: async () => {
+      // The story notices the abort at its next step and tears down in its finally; the sweep
+      // catches whatever it could not reach in time.
+      await Promise.race([story.catch(() => undefined), new Promise((resolve) => setTimeout(resolve, 10_000).unref())]);
+      if (!simulated) await labDownById(labId);
+      await rm(work, { recursive: true, force: true });
+    },
+  });
+  try {
+    story = tellStory({ simulated, say, work, labId, signal: abort.signal, logFormat: args.values['log-format'] });
+    return await story;
+  } finally {
+    clearTimeout(timer);
+    release();
+  }
+}
+
+async function tellStory(opts: { simulated: boolean; say: (text: string) => void; work: string; labId: string; signal: AbortSignal; logFormat: LogFormat }): Promise<number> {
+  const { simulated, say, work, signal } = opts;
   const repo = path.join(work, 'policies');
   const stateDir = path.join(work, 'state');
   let lab: LabDescription | null = null;
@@ -139,12 +201,12 @@ export async function runDemo(argv: string[], io: CommandIO): Promise<number> {
     let hostsFile: HostsFile;
     if (simulated) hostsFile = simulatedHostsFile();
     else {
-      lab = await labUp(HOSTS);
+      lab = await labUp(HOSTS, { id: opts.labId, signal });
       hostsFile = hostsFileForLab(lab);
       say(`   lab ${lab.id}: ${lab.hosts.map((h) => `${h.name}=${h.address} (netns ${h.namespace})`).join(', ')}`);
     }
 
-    const logger = createLogger({ simulated });
+    const logger = createLogger({ simulated, format: opts.logFormat });
     const drivers = driversFromHostsFile(hostsFile);
     const store = await openFileEventStore(path.join(stateDir, 'events'));
     const source = await openGitSource({ repo, branch: 'main', cacheDir: path.join(stateDir, 'git-cache'), logger });
@@ -157,14 +219,14 @@ export async function runDemo(argv: string[], io: CommandIO): Promise<number> {
     const stopWatching = source.watch(() => loop.trigger());
     try {
       say(`3. Committed the good change ${good.slice(0, 8)}: watch it reach the canary, then the other waves.`);
-      await waitUntil('the good commit', () => isFinished(reconciler.state.revisions.get(good)), 60_000);
+      await waitUntil('the good commit', () => isFinished(reconciler.state.revisions.get(good)), 60_000, signal);
 
       const felixFile = await emptyFailsafes(repo);
       await rm(path.join(repo, FAILSAFE_POLICY_FILE), { force: true });
       await writeFile(path.join(repo, 'deny-ssh.yaml'), DENY_SSH);
       const bad = await commitAll(repo, 'Tighten SSH: deny tcp/22 everywhere, drop the failsafe policy and ports');
       say(`4. Committed a bad change ${bad.slice(0, 8)}: adds deny-ssh.yaml, removes ${FAILSAFE_POLICY_FILE}, empties the failsafe ports in ${felixFile}. It cuts SSH from the management network.`);
-      await waitUntil('the bad commit', () => isFinished(reconciler.state.revisions.get(bad)), 60_000);
+      await waitUntil('the bad commit', () => isFinished(reconciler.state.revisions.get(bad)), 60_000, signal);
     } finally {
       stopWatching();
       await loop.stop();

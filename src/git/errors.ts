@@ -8,7 +8,9 @@ export type GitSourceErrorCode =
   /** The path is not a Git repository. */
   | 'GIT_NOT_A_REPO'
   /** An object the source needs is missing or unreadable: corrupt or incomplete repository. */
-  | 'GIT_CORRUPT';
+  | 'GIT_CORRUPT'
+  /** A revision asked for (`--ref`, `--base`, `--head`) names no commit of the repository. */
+  | 'GIT_REVISION_NOT_FOUND';
 
 export class GitSourceError extends Error {
   override readonly name = 'GitSourceError';

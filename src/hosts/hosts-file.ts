@@ -67,3 +67,16 @@ export async function readHostsFile(file: string): Promise<HostsFile> {
   if (dup) throw new HostsFileError(`${file}: hosts: host '${dup}' is listed twice`);
   return parsed.data;
 }
+
+/**
+ * Where the hosts file and the policy disagree: a host Palisade would manage that no HostEndpoint
+ * names (its ruleset would police none of its interfaces), and a HostEndpoint node no host entry
+ * reaches (that policy is enforced nowhere). One sentence each, for warnings.
+ */
+export function hostsPolicyMismatch(hostNames: readonly string[], policyNodes: ReadonlySet<string>): string[] {
+  const hosts = new Set(hostNames);
+  return [
+    ...[...hosts].filter((h) => !policyNodes.has(h)).sort().map((h) => `host '${h}' of the hosts file has no HostEndpoint in the policy: none of its interfaces would be policed`),
+    ...[...policyNodes].filter((n) => !hosts.has(n)).sort().map((n) => `HostEndpoint node '${n}' has no entry in the hosts file: its policy is enforced nowhere`),
+  ];
+}

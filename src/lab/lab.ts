@@ -14,7 +14,6 @@ const run = promisify(execFile);
  * 198.18.0.0/15 (RFC 2544 benchmarking space) and no namespace has a default route.
  */
 
-export const LAB_SUBNET = '198.18.0.0/24';
 export const LAB_PREFIX = 24;
 export const MANAGEMENT_ADDRESS = '198.18.0.1';
 /** What the stand-in service runs in every host: 22 plays sshd, 80 and 8080 serve HTTP, 53/udp DNS. */
@@ -33,7 +32,7 @@ export type LabDescription = z.infer<typeof LabDescription>;
 
 export class LabError extends Error {
   constructor(
-    readonly code: 'LAB_NOT_ROOT' | 'LAB_COMMAND_FAILED' | 'LAB_TOOL_MISSING',
+    readonly code: 'LAB_NOT_ROOT' | 'LAB_COMMAND_FAILED' | 'LAB_TOOL_MISSING' | 'LAB_INTERRUPTED',
     message: string,
   ) {
     super(message);
@@ -41,7 +40,8 @@ export class LabError extends Error {
   }
 }
 
-async function ip(args: string[]): Promise<void> {
+async function ip(args: string[], signal?: AbortSignal): Promise<void> {
+  if (signal?.aborted) throw new LabError('LAB_INTERRUPTED', 'interrupted while building the lab');
   try {
     await run('ip', args, { timeout: 10_000 });
   } catch (e) {
@@ -66,11 +66,18 @@ export async function labPrerequisites(): Promise<{ ok: true } | { ok: false; wh
 /** Address of the i-th lab host (0-based): .11, .12, … */
 export const hostAddress = (index: number) => `198.18.0.${11 + index}`;
 
-export async function labUp(hostNames: readonly string[], opts: { id?: string } = {}): Promise<LabDescription> {
+/** A fresh lab id: the `<id>` of its namespace names `pal-<id>-…`. */
+export const newLabId = () => randomBytes(3).toString('hex');
+
+/**
+ * `signal` stops the building between two steps (Ctrl-C while a lab comes up): what was built
+ * is torn down and the error is thrown.
+ */
+export async function labUp(hostNames: readonly string[], opts: { id?: string; signal?: AbortSignal } = {}): Promise<LabDescription> {
   const pre = await labPrerequisites();
   if (!pre.ok) throw new LabError('LAB_NOT_ROOT', `cannot build a lab: ${pre.why}`);
   if (hostNames.length > 200) throw new LabError('LAB_COMMAND_FAILED', 'a lab holds at most 200 hosts');
-  const id = opts.id ?? randomBytes(3).toString('hex');
+  const id = opts.id ?? newLabId();
   const lab: LabDescription = {
     id,
     bridgeNamespace: `pal-${id}-br`,
@@ -79,22 +86,22 @@ export async function labUp(hostNames: readonly string[], opts: { id?: string } 
   };
   try {
     const br = lab.bridgeNamespace;
-    await ip(['netns', 'add', br]);
-    await ip(['-n', br, 'link', 'set', 'lo', 'up']);
-    await ip(['-n', br, 'link', 'add', 'br0', 'type', 'bridge']);
-    await ip(['-n', br, 'link', 'set', 'br0', 'up']);
+    await ip(['netns', 'add', br], opts.signal);
+    await ip(['-n', br, 'link', 'set', 'lo', 'up'], opts.signal);
+    await ip(['-n', br, 'link', 'add', 'br0', 'type', 'bridge'], opts.signal);
+    await ip(['-n', br, 'link', 'set', 'br0', 'up'], opts.signal);
     const members = [{ namespace: lab.management.namespace, address: lab.management.address }, ...lab.hosts];
     for (const [i, m] of members.entries()) {
       const peer = `p${i}`;
-      await ip(['netns', 'add', m.namespace]);
-      await ip(['-n', m.namespace, 'link', 'set', 'lo', 'up']);
+      await ip(['netns', 'add', m.namespace], opts.signal);
+      await ip(['-n', m.namespace, 'link', 'set', 'lo', 'up'], opts.signal);
       // Created inside the member namespace with its peer placed straight into the bridge's:
       // no interface ever appears in the root namespace.
-      await ip(['-n', m.namespace, 'link', 'add', 'eth0', 'type', 'veth', 'peer', 'name', peer, 'netns', br]);
-      await ip(['-n', m.namespace, 'addr', 'add', `${m.address}/${LAB_PREFIX}`, 'dev', 'eth0']);
-      await ip(['-n', m.namespace, 'link', 'set', 'eth0', 'up']);
-      await ip(['-n', br, 'link', 'set', peer, 'master', 'br0']);
-      await ip(['-n', br, 'link', 'set', peer, 'up']);
+      await ip(['-n', m.namespace, 'link', 'add', 'eth0', 'type', 'veth', 'peer', 'name', peer, 'netns', br], opts.signal);
+      await ip(['-n', m.namespace, 'addr', 'add', `${m.address}/${LAB_PREFIX}`, 'dev', 'eth0'], opts.signal);
+      await ip(['-n', m.namespace, 'link', 'set', 'eth0', 'up'], opts.signal);
+      await ip(['-n', br, 'link', 'set', peer, 'master', 'br0'], opts.signal);
+      await ip(['-n', br, 'link', 'set', peer, 'up'], opts.signal);
     }
     await Promise.all(lab.hosts.map((h) => startLabService(h.namespace)));
     await Promise.all(lab.hosts.map((h) => waitReachable(lab.management.namespace, h)));
@@ -143,7 +150,17 @@ async function startLabService(namespace: string): Promise<void> {
 
 /** Removes every namespace of the lab and the processes inside; safe to call twice. */
 export async function labDown(lab: LabDescription): Promise<void> {
-  const namespaces = [...lab.hosts.map((h) => h.namespace), lab.management.namespace, lab.bridgeNamespace];
+  await removeNamespaces([...lab.hosts.map((h) => h.namespace), lab.management.namespace, lab.bridgeNamespace]);
+}
+
+/** Removes every namespace named `pal-<id>-…` and what runs inside: a lab whose description (state directory) is gone, or one half built. */
+export async function labDownById(id: string): Promise<string[]> {
+  const namespaces = await listLabNamespaces(id);
+  await removeNamespaces(namespaces);
+  return namespaces;
+}
+
+async function removeNamespaces(namespaces: readonly string[]): Promise<void> {
   for (const ns of namespaces) {
     const pids = await run('ip', ['netns', 'pids', ns], { timeout: 5000 }).then((r) => r.stdout.split(/\s+/).filter(Boolean).map(Number), () => []);
     for (const pid of pids) {
@@ -157,12 +174,19 @@ export async function labDown(lab: LabDescription): Promise<void> {
   }
 }
 
-/** Namespaces left behind by labs whose process died before tearing down (`pal-<id>-…`). */
+/** Lab namespaces are `pal-<6 hex digits>-<role>`; other `pal-…` names are not labs'. */
+const LAB_NAMESPACE = /^pal-([0-9a-f]{6})-[a-z0-9-]+$/;
+
+/** Namespaces of labs (`pal-<id>-…`), of one lab when `id` is given: also those whose process died before tearing down. */
 export async function listLabNamespaces(id?: string): Promise<string[]> {
   const { stdout } = await run('ip', ['netns', 'list'], { timeout: 5000 });
-  const prefix = id ? `pal-${id}-` : 'pal-';
   return stdout
     .split('\n')
     .map((l) => l.split(' ')[0] ?? '')
-    .filter((n) => n.startsWith(prefix));
+    .filter((n) => LAB_NAMESPACE.exec(n) && (id === undefined || n.startsWith(`pal-${id}-`)));
+}
+
+/** The ids of every lab with a namespace on this machine. */
+export async function listLabIds(): Promise<string[]> {
+  return [...new Set((await listLabNamespaces()).map((n) => LAB_NAMESPACE.exec(n)![1]!))].sort();
 }

@@ -5,7 +5,7 @@ import type { SourceLocation } from '../state/desired-state.js';
 import { decodePolicyFile, lineColOfByte, MAX_FILE_BYTES } from './decode.js';
 import { fieldPath, ModelValidationError, type ModelError } from './errors.js';
 import { identity, missingTierErrors, repositoryErrors, repositoryWarnings, type Located } from './repository-rules.js';
-import { resourceIssues } from './resource-rules.js';
+import { resourceIssues, resourceWarnings } from './resource-rules.js';
 import { API_VERSION, RESOURCE_KINDS, RESOURCE_SCHEMAS, type Resource, type ResourceKind } from './schemas.js';
 import { UNKNOWN_KEYS_SEPARATOR } from './strict.js';
 import { MAX_ALIAS_COUNT, parseYamlResources, type Candidate } from './yaml-source.js';
@@ -33,6 +33,7 @@ export interface LoadOptions {
 export interface FileOutcome {
   path: string;
   errors: ModelError[];
+  warnings: ModelError[];
   resources: Located[];
   invalid: ModelError[];
 }
@@ -66,6 +67,7 @@ export function loadPolicyFiles(files: readonly LoadedFile[], opts: LoadOptions 
     const outcome = cached?.path === file.path ? cached : loadFile(file, opts);
     if (keyed) opts.fileCache?.set(keyed, outcome);
     errors.push(...outcome.errors);
+    warnings.push(...outcome.warnings);
     resources.push(...outcome.resources);
     invalid.push(...outcome.invalid);
   }
@@ -86,7 +88,7 @@ export function loadPolicyFiles(files: readonly LoadedFile[], opts: LoadOptions 
 }
 
 function loadFile(file: LoadedFile, opts: LoadOptions): FileOutcome {
-  const outcome: FileOutcome = { path: file.path, errors: [], resources: [], invalid: [] };
+  const outcome: FileOutcome = { path: file.path, errors: [], warnings: [], resources: [], invalid: [] };
   const decoded = decodePolicyFile(file.content, opts.maxFileBytes ?? MAX_FILE_BYTES);
   if (!decoded.ok) {
     outcome.errors.push({ code: decoded.code, file: file.path, ...lineColOfByte(file.content, decoded.offset), message: decoded.message });
@@ -96,8 +98,10 @@ function loadFile(file: LoadedFile, opts: LoadOptions): FileOutcome {
   for (const p of parsed.problems) outcome.errors.push({ code: p.code, file: file.path, line: p.line, col: p.col, message: p.message });
   for (const candidate of parsed.candidates) {
     const result = validateCandidate(file.path, candidate);
-    if (result.ok) outcome.resources.push(result.located);
-    else outcome.invalid.push(...result.errors);
+    if (result.ok) {
+      outcome.resources.push(result.located);
+      outcome.warnings.push(...result.warnings);
+    } else outcome.invalid.push(...result.errors);
   }
   return outcome;
 }
@@ -108,7 +112,7 @@ const cmp = (a: string | number, b: string | number) => (a < b ? -1 : a > b ? 1 
 export const byPosition = (list: ModelError[]): ModelError[] =>
   [...list].sort((a, b) => cmp(a.file, b.file) || cmp(a.line, b.line) || cmp(a.col, b.col));
 
-type CandidateResult = { ok: true; located: Located } | { ok: false; errors: ModelError[] };
+type CandidateResult = { ok: true; located: Located; warnings: ModelError[] } | { ok: false; errors: ModelError[] };
 
 /** Validates one object against its kind's schema and Calico's per-resource rules. */
 export function validateCandidate(file: string, c: Candidate): CandidateResult {
@@ -133,7 +137,8 @@ export function validateCandidate(file: string, c: Candidate): CandidateResult {
     return { ok: false, errors: issues.map((i) => ({ code: 'INVALID_FIELD', ...base, ...at(i.path), field: fieldPath(i.path), message: i.message })) };
   }
   const source: SourceLocation = { file, line: c.line, col: c.col };
-  return { ok: true, located: { resource: parsed.data, source } };
+  const warnings = resourceWarnings(parsed.data).map((i): ModelError => ({ code: 'NOTNETS_CATCH_ALL', ...base, ...at(i.path), field: fieldPath(i.path), message: i.message }));
+  return { ok: true, located: { resource: parsed.data, source }, warnings };
 }
 
 /** One zod issue as model errors at their own line (one per unknown key). Shared with configuration files. */

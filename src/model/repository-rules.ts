@@ -1,7 +1,7 @@
 import { parseSelector } from '../selector/index.js';
 import type { SourceLocation } from '../state/desired-state.js';
 import { storedPolicyName } from './names.js';
-import { FELIX_ACTED_ON_FIELDS, type Resource } from './schemas.js';
+import { DEFAULT_ALLOW_PROFILE, FELIX_ACTED_ON_FIELDS, type Resource } from './schemas.js';
 import type { ModelError, ModelErrorCode } from './errors.js';
 
 export interface Located {
@@ -90,7 +90,9 @@ export function repositoryWarnings(all: readonly Located[]): ModelError[] {
     }
     if (r.kind === 'HostEndpoint') {
       r.spec.profiles.forEach((p, i) => {
-        if (!profiles.has(p)) warnings.push(problem('MISSING_PROFILE', l, `profile '${p}' is not defined in the repository; it contributes no rules or labels`, `spec.profiles[${i}]`));
+        if (!profiles.has(p) && p !== DEFAULT_ALLOW_PROFILE) {
+          warnings.push(problem('MISSING_PROFILE', l, `profile '${p}' is not defined in the repository; like Felix, Palisade puts a default-drop profile (deny all, both directions) in its place, so later profiles never see this endpoint's traffic`, `spec.profiles[${i}]`));
+        }
       });
     }
   }

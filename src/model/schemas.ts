@@ -1,8 +1,9 @@
 import { z } from 'zod';
 import { parseSelector, SelectorError, usesGlobal } from '../selector/index.js';
 import { FELIX_IGNORED_FIELDS } from './felix-fields.js';
+import { parseInterfaceExclude } from './interface-exclude.js';
 import { interfaceNameReason, labelValueReason, nameReason, portNameReason, qualifiedNameReason } from './names.js';
-import { hostBitsSet, maskedCidr, parseCidr, parseIp } from './net.js';
+import { formatCidr, parseIp, parsePrefixed, tryParseCidr } from '../net/cidr.js';
 import { strictObject } from './strict.js';
 
 /**
@@ -98,11 +99,11 @@ const GLOBAL_ONLY_IN_NAMESPACE_SELECTOR = 'global() can only be used in an Entit
 
 /** A rule CIDR: explicit prefix and zero host bits (`1.2.3.4/24` is rejected, as in Calico). */
 export const RuleNet = z.string().superRefine((text, ctx) => {
-  const cidr = parseCidr(text);
-  if (!cidr) {
+  const parsed = parsePrefixed(text);
+  if (!parsed) {
     ctx.addIssue({ code: 'custom', message: parseIp(text) ? `invalid CIDR '${text}': a prefix length is required (e.g. '${text}/${text.includes(':') ? 128 : 32}')` : `invalid CIDR '${text}'` });
-  } else if (hostBitsSet(cidr)) {
-    ctx.addIssue({ code: 'custom', message: `invalid CIDR '${text}': host bits are set (failed to validate tag: net); did you mean '${maskedCidr(cidr)}'?` });
+  } else if (parsed.hostBits) {
+    ctx.addIssue({ code: 'custom', message: `invalid CIDR '${text}': host bits are set (failed to validate tag: net); did you mean '${formatCidr(parsed.cidr)}'?` });
   }
 });
 
@@ -134,10 +135,6 @@ export const EntityRule = strictObject({
   }
   const ns = astOrUndefined(e.namespaceSelector);
   if (ns && ns.op !== 'global' && usesGlobal(ns)) issue(['namespaceSelector'], 'global() cannot be combined with other selectors');
-  // 3.29.6 rejects a catch-all negation: it makes the rule match nothing.
-  e.notNets.forEach((n, i) => {
-    if (n === '0.0.0.0/0' || n === '::/0') issue(['notNets', i], 'catch-all CIDR in negation creates logical contradiction (matches no traffic)');
-  });
   if (e.services) {
     if (!e.services.name) issue(['services', 'name'], 'must specify a service name');
     if (e.selector || e.notSelector || e.namespaceSelector || e.serviceAccounts) {
@@ -158,9 +155,21 @@ export const HttpMatch = strictObject({
   paths: z.array(strictObject({ exact: z.string().optional(), prefix: z.string().optional() })).optional(),
 });
 
+const MAX_ANNOTATIONS_BYTES = 256 * 1024;
+
+export const Annotations = z.record(z.string(), z.string()).superRefine((annotations, ctx) => {
+  let total = 0;
+  for (const [key, value] of Object.entries(annotations)) {
+    const reason = qualifiedNameReason(key.toLowerCase());
+    if (reason) ctx.addIssue({ code: 'custom', message: `invalid annotation key '${key}': ${reason}`, path: [key] });
+    total += Buffer.byteLength(key) + Buffer.byteLength(value);
+  }
+  if (total > MAX_ANNOTATIONS_BYTES) ctx.addIssue({ code: 'custom', message: `total size of annotations is too large by ${total - MAX_ANNOTATIONS_BYTES} bytes` });
+});
+
 const emptyEntityRule = (): EntityRule => EntityRule.parse({});
 
-const familyOf = (net: string): 4 | 6 | undefined => parseCidr(net)?.family;
+const familyOf = (net: string): 4 | 6 | undefined => parsePrefixed(net)?.cidr.family;
 
 export const Rule = strictObject({
   action: Action,
@@ -172,7 +181,8 @@ export const Rule = strictObject({
   source: EntityRule.default(emptyEntityRule),
   destination: EntityRule.default(emptyEntityRule),
   http: HttpMatch.optional(),
-  metadata: strictObject({ annotations: z.record(z.string(), z.string()).optional() }).optional(),
+  // Rule annotations are checked like object annotations (validator.go:1897 validateRuleMetadata).
+  metadata: strictObject({ annotations: Annotations.optional() }).optional(),
 }).superRefine((rule, ctx) => {
   const issue = (path: (string | number)[], message: string) => ctx.addIssue({ code: 'custom', message, path });
   for (const side of ['source', 'destination'] as const) {
@@ -216,18 +226,6 @@ export const Labels = z.record(z.string(), LabelValue).superRefine((labels, ctx)
     const valueReason = labelValueReason(value);
     if (valueReason) ctx.addIssue({ code: 'custom', message: `invalid label value '${value}': ${valueReason}`, path: [key] });
   }
-});
-
-const MAX_ANNOTATIONS_BYTES = 256 * 1024;
-
-export const Annotations = z.record(z.string(), z.string()).superRefine((annotations, ctx) => {
-  let total = 0;
-  for (const [key, value] of Object.entries(annotations)) {
-    const reason = qualifiedNameReason(key.toLowerCase());
-    if (reason) ctx.addIssue({ code: 'custom', message: `invalid annotation key '${key}': ${reason}`, path: [key] });
-    total += Buffer.byteLength(key) + Buffer.byteLength(value);
-  }
-  if (total > MAX_ANNOTATIONS_BYTES) ctx.addIssue({ code: 'custom', message: `total size of annotations is too large by ${total - MAX_ANNOTATIONS_BYTES} bytes` });
 });
 
 /** ObjectMeta as `kubectl`/`calicoctl get -o yaml` writes it; server-set fields are accepted and unused. */
@@ -379,10 +377,13 @@ export const HostEndpointSpec = strictObject({
       const reason = nameReason(p);
       if (reason) issue(['profiles', i], reason.replace(/^name/, 'profile name'));
     });
+    // One name may serve several protocols (Felix's named-port index is keyed by name and
+    // protocol, felix/labelindex/named_port_index.go); the same name twice for one protocol is refused.
     const names = new Set<string>();
     spec.ports.forEach((p, i) => {
-      if (names.has(p.name)) issue(['ports', i, 'name'], `port name '${p.name}' is used more than once`);
-      names.add(p.name);
+      const key = `${p.name}/${String(p.protocol)}`;
+      if (names.has(key)) issue(['ports', i, 'name'], `port name '${p.name}' is used more than once for protocol ${String(p.protocol)}`);
+      names.add(key);
     });
   })
   // The refinement guarantees `node`; the output type says so.
@@ -392,7 +393,7 @@ export type HostEndpointSpec = z.output<typeof HostEndpointSpec>;
 /** GlobalNetworkSet nets are looser than rule nets: any IP or CIDR, host bits allowed. */
 export const GlobalNetworkSetSpec = strictObject({
   nets: z.array(
-    z.string().refine((n) => parseIp(n) !== undefined || parseCidr(n) !== undefined, { error: (iss) => `invalid IP or CIDR '${String(iss.input)}'` }),
+    z.string().refine((n) => tryParseCidr(n) !== null, { error: (iss) => `invalid IP or CIDR '${String(iss.input)}'` }),
   ).default([]),
 });
 
@@ -401,6 +402,12 @@ export const ProfileSpec = strictObject({
   egress: z.array(Rule).default([]),
   labelsToApply: Labels.default({}),
 });
+
+/**
+ * The profile Calico always provides: allow everything in both directions
+ * (libcalico-go/lib/resources/static.go:28). Endpoints may list it without defining it.
+ */
+export const DEFAULT_ALLOW_PROFILE = 'projectcalico-default-allow';
 
 export const TierSpec = strictObject({
   order: Order,
@@ -424,7 +431,7 @@ export const ProtoPort = strictObject({
   port: z.number().int().min(0, { error: 'port must be between 0 and 65535' }).max(65535, { error: 'port must be between 0 and 65535' }),
   net: z
     .string()
-    .refine((n) => n === '' || parseIp(n) !== undefined || parseCidr(n) !== undefined, { error: (iss) => `invalid net '${String(iss.input)}': must be an IP or CIDR` })
+    .refine((n) => n === '' || tryParseCidr(n) !== null, { error: (iss) => `invalid net '${String(iss.input)}': must be an IP or CIDR` })
     .optional(),
 }).transform((pp) => ({ protocol: pp.protocol, port: pp.port, ...(pp.net ? { net: pp.net } : {}) }));
 export type ProtoPort = z.output<typeof ProtoPort>;
@@ -458,7 +465,13 @@ export const FelixConfigurationSpec = strictObject({
     .string()
     .refine((s) => s.split(',').every((p) => INTERFACE_PREFIX.test(p.trim())), { error: 'interfacePrefix must be a comma-separated list of 1-15 of [a-zA-Z0-9_-]' })
     .optional(),
-  interfaceExclude: z.string().optional(),
+  interfaceExclude: z
+    .string()
+    .superRefine((text, ctx) => {
+      const parsed = text === '' ? null : parseInterfaceExclude(text);
+      if (parsed && !parsed.ok) ctx.addIssue({ code: 'custom', message: parsed.message });
+    })
+    .optional(),
   ...Object.fromEntries(Object.entries(FELIX_IGNORED_FIELDS).map(([k, v]) => [k, v.optional()])) as {
     [K in keyof typeof FELIX_IGNORED_FIELDS]: z.ZodOptional<(typeof FELIX_IGNORED_FIELDS)[K]>;
   },

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { stringify } from 'yaml';
 import { parseSelector, selectorFromAst, type SelectorNode } from '../selector/index.js';
-import { maskedCidr, parseCidr, parseIp } from './net.js';
+import { formatCidr, tryParseCidr } from '../net/cidr.js';
 import { API_VERSION, ProtocolName } from './schemas.js';
 
 /**
@@ -47,10 +47,8 @@ function convertProtocol(p: unknown): unknown {
 }
 
 function maskNet(net: string): string {
-  const cidr = parseCidr(net);
-  if (cidr) return maskedCidr(cidr);
-  const ip = parseIp(net);
-  return ip ? `${net}/${ip.family === 4 ? 32 : 128}` : net;
+  const cidr = tryParseCidr(net);
+  return cidr ? formatCidr(cidr) : net;
 }
 
 /** Rewrites the v1 namespace label to its v3 name inside a selector. */

@@ -1,4 +1,4 @@
-import type { CheckOutcome, PalisadeEvent } from '../eventlog/events.js';
+import { isHostResult, type CheckOutcome, type PalisadeEvent } from '../eventlog/events.js';
 import { formatModelError } from '../model/errors.js';
 import type { NotifyKind } from './kinds.js';
 
@@ -55,7 +55,6 @@ export interface NotifyFold {
 }
 export const emptyFold = (): NotifyFold => ({ open: {} });
 
-const HOST_KINDS: Partial<Record<string, NotifyKind>> = { confirmed: 'confirmed', rolledBack: 'rolledBack', failed: 'failed', unreachable: 'unreachable', rejected: 'rejected' };
 const MAX_REASON = 1000;
 
 const failing = (checks: readonly CheckOutcome[] | undefined) => (checks ?? []).filter((c) => !c.ok && !c.preexisting).map((c) => `${c.name}: ${c.detail}`);
@@ -97,8 +96,8 @@ export function step(fold: NotifyFold, e: PalisadeEvent): Notification | null {
       if (e.to === 'rollingBack' && !r.failure) {
         r.failure = { host: e.host, ...(checks[0] ? { check: checks[0] } : {}), ...(e.reason ? { reason: clip(e.reason) } : {}) };
       }
-      const kind = HOST_KINDS[e.to];
-      if (!kind) return null;
+      if (!isHostResult(e.to)) return null;
+      const kind: NotifyKind = e.to;
       if ((kind === 'failed' || kind === 'rejected' || kind === 'unreachable') && !r.failure) {
         r.failure = { host: e.host, ...(checks[0] ? { check: checks[0] } : {}), ...(e.reason ? { reason: clip(e.reason) } : {}) };
       }

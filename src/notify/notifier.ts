@@ -31,6 +31,8 @@ export interface NotifierOptions {
 }
 
 export interface Notifier {
+  /** Resolves once every provider knows where it starts: events appended after it are sent. */
+  readonly ready: Promise<void>;
   /** Resolves once every provider handled the log up to `seq` (or `timeoutMs` passed); false on timeout. */
   drain(seq: number, timeoutMs: number): Promise<boolean>;
   /** Each provider's position (the last event it handled). */
@@ -50,12 +52,31 @@ export function startNotifier(opts: NotifierOptions): Notifier {
   const stop = new AbortController();
   const at = new Map<string, number>();
   const redact = redactor(opts.secrets);
-  const loops = opts.channels.map((ch) =>
-    runChannel(ch, opts, stop.signal, redact, (seq) => at.set(ch.provider.name, seq)).catch((e: Error) => {
-      opts.logger.error({ event: 'NotifierFailed', provider: ch.provider.name }, `notifications to ${ch.provider.name} stopped: ${redact(e.message)}`);
-    }),
+  // Promise.withResolvers is Node 22: written out for Node 20.
+  const started = opts.channels.map(() => {
+    let resolve!: () => void;
+    const promise = new Promise<void>((r) => (resolve = r));
+    return { promise, resolve };
+  });
+  const loops = opts.channels.map((ch, i) =>
+    // A loop that fails (the position cannot be written: disk full) starts again from its saved position.
+    withBackoff(
+      () => runChannel(ch, opts, stop.signal, redact, (seq) => at.set(ch.provider.name, seq), started[i]!.resolve),
+      {
+        initialMs: opts.retry?.initialMs ?? 1_000,
+        maxMs: opts.retry?.maxMs ?? 60_000,
+        signal: stop.signal,
+        retryable: () => !stop.signal.aborted,
+        onRetry: (e, attempt, delayMs) => {
+          // A provider that cannot start (a damaged position file) must not hold up the others or the reconciler.
+          started[i]!.resolve();
+          opts.logger.error({ event: 'NotifierFailed', provider: ch.provider.name, attempt, retryInMs: delayMs }, `notifications to ${ch.provider.name} failed: ${redact((e as Error).message)}; starting again from the saved position`);
+        },
+      },
+    ).catch(() => undefined).finally(() => started[i]!.resolve()),
   );
   return {
+    ready: Promise.all(started.map((s) => s.promise)).then(() => undefined),
     positions: () => Object.fromEntries(opts.channels.map((c) => [c.provider.name, at.get(c.provider.name) ?? 0])),
     async drain(seq, timeoutMs) {
       const deadline = Date.now() + timeoutMs;
@@ -72,7 +93,7 @@ export function startNotifier(opts: NotifierOptions): Notifier {
   };
 }
 
-async function runChannel(ch: Channel, opts: NotifierOptions, signal: AbortSignal, redact: (s: string) => string, moved: (seq: number) => void): Promise<void> {
+async function runChannel(ch: Channel, opts: NotifierOptions, signal: AbortSignal, redact: (s: string) => string, moved: (seq: number) => void, started: () => void): Promise<void> {
   const name = ch.provider.name;
   const file = positionFile(opts.dir, name);
   const log = opts.logger.child({ provider: name });
@@ -85,6 +106,7 @@ async function runChannel(ch: Channel, opts: NotifierOptions, signal: AbortSigna
     log.info({ event: 'NotifierStarted', from: head + 1 }, `notifications to ${name} start after event ${head}`);
   }
   moved(position.seq);
+  started();
   let unsaved = 0;
   try {
     for await (const e of opts.source.follow(position.seq, { signal })) {

@@ -2,6 +2,7 @@ import type { CompileContext } from '../compiler/context.js';
 import type { GlobalNetworkPolicy } from '../model/schemas.js';
 import { parseSelector, type Labels, type Selector } from '../selector/index.js';
 import type { ResourceChange } from './plan-report.js';
+import { entitySelector } from '../compiler/entity-selector.js';
 
 /**
  * The nodes whose program can differ between two revisions, found from what changed rather than
@@ -50,7 +51,7 @@ export function candidateNodes(base: CompileContext, head: CompileContext, chang
 
 /** Whether a rule selector of the policy matches any of the label sets. */
 function referencesAny(ctx: CompileContext, p: GlobalNetworkPolicy, entities: readonly Labels[]): boolean {
-  const selectors = [...p.spec.ingress, ...p.spec.egress].flatMap((r) => [r.source, r.destination]).flatMap((e) => [e.selector, e.notSelector]).filter((s): s is string => s !== undefined);
+  const selectors = [...p.spec.ingress, ...p.spec.egress].flatMap((r) => [r.source, r.destination]).flatMap((e) => [entitySelector(e), e.notSelector]).filter((s): s is string => !!s);
   return selectors.some((text) => {
     const sel = ctx.selector(text);
     return entities.some((labels) => sel.matches(labels));

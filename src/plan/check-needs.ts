@@ -1,7 +1,7 @@
 import { SSH_FAILSAFE_CHECK, type CheckSpec } from '../checks/check-spec.js';
 import type { Direction } from '../compiler/ir.js';
 import { PROTO_ICMP, PROTO_TCP, PROTO_UDP } from '../compiler/protocols.js';
-import { formatCidr, tryParseCidr } from '../compiler/cidr.js';
+import { formatCidr, tryParseCidr } from '../net/cidr.js';
 import type { Service } from './probes.js';
 
 /**

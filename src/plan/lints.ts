@@ -10,6 +10,7 @@ import { appliedPolicies } from './affected-hosts.js';
 import { sampleAddress } from './probes.js';
 import { localAddress } from './reachability.js';
 import { covers, mayOverlap, namesPort, restrictsPeer } from './rule-cover.js';
+import { entitySelector } from '../compiler/entity-selector.js';
 
 export type Finding = Omit<Lint, 'new'>;
 
@@ -84,11 +85,12 @@ export function lintRevision(input: LintInput): Finding[] {
         }
         for (const side of ['source', 'destination'] as const) {
           const e = rule[side];
-          if (e.selector === undefined) continue;
-          const { members } = ctx.membersOf(e.selector, e.notSelector);
+          const selector = entitySelector(e);
+          if (selector === undefined) continue;
+          const { members } = ctx.membersOf(selector, e.notSelector || undefined);
           if (!members.some((m) => m.nets.length > 0)) {
             add('rule-selector-empty', kind, name, ['spec', direction, j, side, 'selector'], {
-              message: `${side} selector ${JSON.stringify(e.selector)} resolves to no address${members.length > 0 ? ` (it matches ${members.map((m) => m.name).join(', ')}, none with expectedIPs or nets)` : ''}`,
+              message: `${side} selector ${JSON.stringify(selector)} resolves to no address${members.length > 0 ? ` (it matches ${members.map((m) => m.name).join(', ')}, none with expectedIPs or nets)` : ''}`,
               why: 'Calico fills a rule selector with the expectedIPs of matching host endpoints and the nets of matching GlobalNetworkSets; an empty set never matches, so the rule never applies.',
               fix: 'Fix the selector, or give the matching host endpoints expectedIPs, or add a GlobalNetworkSet with these labels.',
             });

@@ -1,4 +1,4 @@
-import { containsAddress, formatCidr, parseCidr, tryParseCidr, type Cidr } from '../compiler/cidr.js';
+import { containsAddress, formatCidr, parseCidr, tryParseCidr, type Cidr } from '../net/cidr.js';
 import type { Direction, Family, HostProgram, PortMatch, RuleChain } from '../compiler/ir.js';
 import { PROTO_ICMP, PROTO_ICMPV6, PROTO_SCTP, PROTO_TCP, PROTO_UDP, protocolLabel } from '../compiler/protocols.js';
 import type { DesiredState } from '../state/desired-state.js';

@@ -1,4 +1,4 @@
-import { containsAddress, parseCidr } from '../compiler/cidr.js';
+import { containsAddress, parseCidr } from '../net/cidr.js';
 import type { Direction, EndpointProgram, EntityMatch, Family, HostFacts, HostProgram } from '../compiler/ir.js';
 import { stageKey, STAGE_KINDS } from '../compiler/ir.js';
 import { PROTO_ICMP, protocolLabel } from '../compiler/protocols.js';

@@ -1,4 +1,4 @@
-import { containsAddress, parseCidr } from '../compiler/cidr.js';
+import { containsAddress, parseCidr } from '../net/cidr.js';
 import { protocolNumber } from '../compiler/protocols.js';
 import type { EntityRule, Port, Rule } from '../model/schemas.js';
 

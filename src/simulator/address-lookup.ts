@@ -1,4 +1,4 @@
-import { normaliseNets, type Cidr } from '../compiler/cidr.js';
+import { normaliseNets, type Cidr } from '../net/cidr.js';
 import type { Family } from '../compiler/ir.js';
 
 interface Range {

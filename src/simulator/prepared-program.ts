@@ -1,10 +1,13 @@
-import { parseCidr, type Cidr } from '../compiler/cidr.js';
-import type { EndpointProgram, Failsafe, HostProgram, InterfaceBinding, RuleChain } from '../compiler/ir.js';
+import { parseCidr, type Cidr } from '../net/cidr.js';
+import { failsafeChain, type FailsafeRule } from '../compiler/failsafe.js';
+import type { Direction, EndpointProgram, HostProgram, InterfaceBinding, RuleChain } from '../compiler/ir.js';
 import { AddressLookup } from './address-lookup.js';
 
-export interface PreparedFailsafe extends Failsafe {
+export interface PreparedFailsafe extends FailsafeRule {
   peer: AddressLookup | null;
 }
+
+type FailsafeChains = Record<Direction, PreparedFailsafe[]>;
 
 /**
  * A host program indexed for packet evaluation: chains and endpoints by id, every address set
@@ -12,7 +15,8 @@ export interface PreparedFailsafe extends Failsafe {
  * (checks every soak interval, reachability diffs), so the indexing must not be per packet.
  */
 export class PreparedProgram {
-  readonly failsafe: { inbound: PreparedFailsafe[]; outbound: PreparedFailsafe[] };
+  /** The failsafe chains of the filter (and mangle) table and of the raw table (with replies). */
+  readonly failsafe: { filter: FailsafeChains; raw: FailsafeChains };
   private readonly chains = new Map<string, RuleChain>();
   private readonly bindings = new Map<string, InterfaceBinding>();
   private readonly endpointsByHep = new Map<string, EndpointProgram>();
@@ -39,8 +43,12 @@ export class PreparedProgram {
       }
       this.portSets.set(s.id, new Map([...byService].map(([k, nets]) => [k, new AddressLookup(nets)])));
     }
-    const prepare = (f: Failsafe): PreparedFailsafe => ({ ...f, peer: f.net === undefined ? null : new AddressLookup([parseCidr(f.net)]) });
-    this.failsafe = { inbound: program.failsafe.inbound.map(prepare), outbound: program.failsafe.outbound.map(prepare) };
+    const prepare = (f: FailsafeRule): PreparedFailsafe => ({ ...f, peer: f.net === undefined ? null : new AddressLookup([parseCidr(f.net)]) });
+    const chains = (table: 'filter' | 'raw'): FailsafeChains => ({
+      ingress: failsafeChain(program.failsafe, table, 'ingress').map(prepare),
+      egress: failsafeChain(program.failsafe, table, 'egress').map(prepare),
+    });
+    this.failsafe = { filter: chains('filter'), raw: chains('raw') };
   }
 
   chain(id: string): RuleChain | undefined {

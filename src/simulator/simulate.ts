@@ -1,4 +1,4 @@
-import { parseCidr, type Cidr } from '../compiler/cidr.js';
+import { parseCidr, type Cidr } from '../net/cidr.js';
 import {
   stageKey,
   type CompiledRule,
@@ -120,7 +120,8 @@ export function simulate(program: HostProgram, packet: Packet): Simulation {
   }
   const ep = prepared.endpointFor(packet.iface, false);
   if (!ep) {
-    path.push({ stage: 'dispatch', text: `interface ${packet.iface} has no host endpoint` });
+    const excluded = program.interfaces.some((b) => b.iface === packet.iface && b.role === 'excluded');
+    path.push({ stage: 'dispatch', text: excluded ? `interface ${packet.iface} is in interfaceExclude: Felix does not police it` : `interface ${packet.iface} has no host endpoint` });
     return done('no-policy');
   }
   const o = runStage(ctx, ep, 'normal', packet.direction);
@@ -151,10 +152,10 @@ function runStage(ctx: Ctx, ep: EndpointProgram, stage: StageKind, direction: Di
   if (!sp) return { kind: 'none' };
   path.push(at(`HostEndpoint ${ep.hep} ${stage} ${direction}`));
   if (stage !== 'forward') {
-    const list = direction === 'ingress' ? ctx.prepared.failsafe.inbound : ctx.prepared.failsafe.outbound;
-    const hit = list.find((f) => failsafeMatches(f, pkt, direction));
+    const list = ctx.prepared.failsafe[stage === 'untracked' ? 'raw' : 'filter'][direction];
+    const hit = list.find((f) => failsafeMatches(f, pkt));
     if (hit) {
-      path.push(at(`failsafe ${hit.protocol}/${hit.port}${hit.net ? ` ${hit.net}` : ''}`));
+      path.push(at(`failsafe ${hit.protocol}/${hit.port}${hit.net ? ` ${hit.net}` : ''}${hit.portOf === 'source' ? ' (reply, by source port)' : ''}`));
       // In raw and mangle a failsafe only ends that stage; filter still sees the packet.
       return stage === 'normal' ? { kind: 'allow' } : { kind: 'none' };
     }
@@ -216,13 +217,19 @@ function familyMatches(ctx: Ctx, m: FamilyMatch): boolean {
   if (m.protocol !== undefined && pkt.proto !== m.protocol) return false;
   if (m.notProtocol !== undefined && pkt.proto === m.notProtocol) return false;
   if (m.icmp && !icmpMatches(m, m.icmp, pkt)) return false;
-  if (m.notIcmp && icmpMatches(m, m.notIcmp, pkt)) return false;
+  if (m.notIcmp && !notIcmpMatches(m, m.notIcmp, pkt)) return false;
   return entityMatches(ctx, m.src, pkt.src, pkt.sport) && entityMatches(ctx, m.dst, pkt.dst, pkt.dport);
 }
 
 function icmpMatches(m: FamilyMatch, icmp: IcmpMatch, pkt: Pkt): boolean {
   const proto = m.family === 6 || m.protocol === 58 ? 58 : 1;
   return pkt.proto === proto && pkt.icmpType === icmp.type && (icmp.code === undefined || pkt.icmpCode === icmp.code);
+}
+
+/** nftables semantics (render.ts): an ICMP packet of the rule's family that is not of this type (and code). */
+function notIcmpMatches(m: FamilyMatch, icmp: IcmpMatch, pkt: Pkt): boolean {
+  const proto = m.family === 6 || m.protocol === 58 ? 58 : 1;
+  return pkt.proto === proto && !icmpMatches(m, icmp, pkt);
 }
 
 function entityMatches(ctx: Ctx, e: EntityMatch, address: Cidr, port: number | undefined): boolean {
@@ -241,9 +248,9 @@ function entityMatches(ctx: Ctx, e: EntityMatch, address: Cidr, port: number | u
   return true;
 }
 
-function failsafeMatches(f: PreparedFailsafe, pkt: Pkt, direction: Direction): boolean {
-  if (protocolLabel(pkt.proto) !== f.protocol || pkt.dport !== f.port) return false;
-  return f.peer === null || f.peer.has(direction === 'ingress' ? pkt.src : pkt.dst);
+function failsafeMatches(f: PreparedFailsafe, pkt: Pkt): boolean {
+  if (protocolLabel(pkt.proto) !== f.protocol || (f.portOf === 'destination' ? pkt.dport : pkt.sport) !== f.port) return false;
+  return f.peer === null || f.peer.has(f.netOf === 'source' ? pkt.src : pkt.dst);
 }
 
 function normalise(p: Packet): Pkt {

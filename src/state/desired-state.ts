@@ -11,6 +11,7 @@ import type {
   Tier,
 } from '../model/schemas.js';
 import { DEFAULT_FAILSAFE_INBOUND, DEFAULT_FAILSAFE_OUTBOUND } from '../model/schemas.js';
+import { DEFAULT_INTERFACE_EXCLUDE, parseInterfaceExclude } from '../model/interface-exclude.js';
 
 /** Where a resource was read from, so every message can name file, line and column. */
 export interface SourceLocation {
@@ -65,6 +66,8 @@ export interface EffectiveFelix {
   failsafeOutboundHostPorts: readonly ProtoPort[];
   defaultEndpointToHostAction: 'Drop' | 'Accept' | 'Return';
   interfacePrefixes: string[];
+  /** Interfaces Felix never sees (interface-exclude.ts); validated by the schema. */
+  interfaceExcluded: (iface: string) => boolean;
 }
 
 /** Felix's view for one node: `node.<name>` overrides `default`, which overrides Felix's defaults. */
@@ -76,7 +79,14 @@ export function effectiveFelix(state: DesiredState, node: string): EffectiveFeli
     failsafeOutboundHostPorts: merged.failsafeOutboundHostPorts ?? DEFAULT_FAILSAFE_OUTBOUND,
     defaultEndpointToHostAction: merged.defaultEndpointToHostAction ?? 'Drop',
     interfacePrefixes: (merged.interfacePrefix ?? 'cali').split(',').map((p) => p.trim()).filter(Boolean),
+    interfaceExcluded: excludedBy(merged.interfaceExclude || DEFAULT_INTERFACE_EXCLUDE),
   };
+}
+
+function excludedBy(text: string): (iface: string) => boolean {
+  const parsed = parseInterfaceExclude(text);
+  if (!parsed.ok) throw new Error(parsed.message);
+  return parsed.matches;
 }
 
 function stripUndefined<T extends object>(o: T): Partial<T> {

@@ -54,7 +54,7 @@ beforeEach(async () => {
 
 function startAgentProcess(stateDir: string): CapturedProcess {
   const main = join(import.meta.dirname, '../../src/cli/main.ts');
-  const agent = spawnCaptured('ip', ['netns', 'exec', ns(), process.execPath, '--import', 'tsx', main, 'agent', '--node', NODE, '--store', etcd.storeUrl, '--netns', ns(), '--state', stateDir, '--lease-ttl', '3']);
+  const agent = spawnCaptured('ip', ['netns', 'exec', ns(), process.execPath, '--import', 'tsx', main, 'agent', '--node', NODE, '--store', etcd.storeUrl, '--netns', ns(), '--state', stateDir, '--lease-ttl', '3s']);
   agents.add(agent.proc);
   return {
     ...agent,

@@ -69,25 +69,47 @@ describe.skipIf(!isRoot)('kernel: rendered ruleset applied in a network namespac
     expect(await readTable(nft)).toBe(applied);
   });
 
-  it('negates an ICMP type+code pair the way nft 1.0.6 accepts, and ping agrees with the simulator', async () => {
+  // Calico's nftables dataplane renders notICMP as `icmp type != T code != C`
+  // (felix/nftables/match_builder.go:453). nft 1.0.6 compiles that into one 2-byte comparison, so
+  // the (type, code) pair is negated (checked here with Felix's own text, below); and an ICMP
+  // header match only ever matches ICMP packets, unlike the old `l4proto != icmp` alternative.
+  it('notICMP negates the (type, code) pair and never matches non-ICMP packets (nftables semantics); the kernel agrees with the simulator', async () => {
     const nft = netnsNft(net.server);
-    const results: boolean[] = [];
-    for (const code of [0, 1]) {
-      const program = compileHost(
+    const facts = { node: 'server', interfaces: [{ name: net.serverIf, addresses: [`${net.serverAddr}/24`] }, { name: 'lo', addresses: ['127.0.0.1/8'] }] };
+    const compile = (rule: Record<string, unknown>) =>
+      compileHost(
         stateOf(
           hep('server-veth', { node: 'server', interfaceName: net.serverIf, expectedIPs: [net.serverAddr] }, { role: 'server' }),
-          gnp('ping-but-not', { selector: "role == 'server'", ingress: [{ action: 'Allow', protocol: 'ICMP', notICMP: { type: 8, code } }], egress: [{ action: 'Allow' }] }),
+          gnp('ping-but-not', { selector: "role == 'server'", ingress: [rule], egress: [{ action: 'Allow' }] }),
+          { kind: 'FelixConfiguration', metadata: { name: 'default' }, spec: { failsafeInboundHostPorts: [], failsafeOutboundHostPorts: [] } },
         ),
-        { node: 'server', interfaces: [{ name: net.serverIf, addresses: [`${net.serverAddr}/24`] }, { name: 'lo', addresses: ['127.0.0.1/8'] }] },
+        facts,
       );
+    const results: boolean[] = [];
+    const simulated: boolean[] = [];
+    for (const notICMP of [{ type: 8, code: 0 }, { type: 8, code: 1 }, { type: 0 }, { type: 8 }]) {
+      const program = compile({ action: 'Allow', protocol: 'ICMP', notICMP });
       await applyRuleset(nft, renderNft(program));
       const kernel = await ping(net.client, net.serverAddr, 0.5);
       const sim = simulate(program, { iface: net.serverIf, direction: 'ingress', proto: 'icmp', src: net.clientAddr, dst: net.serverAddr, icmpType: 8, icmpCode: 0 });
-      expect(kernel).toBe(sim.verdict === 'allow');
       results.push(kernel);
+      simulated.push(sim.verdict === 'allow');
     }
-    // An echo request is type 8 code 0: excluded by the first policy, not by the second.
-    expect(results).toEqual([false, true]);
+    expect(results).toEqual(simulated);
+    // An echo request is type 8 code 0.
+    expect(results).toEqual([false, true, true, false]);
+    // Felix's own nftables text for {8, 1} behaves the same: nft merges the two comparisons.
+    const felixText = renderNft(compile({ action: 'Allow', protocol: 'ICMP', notICMP: { type: 8, code: 1 } })).replace(/icmp type \. icmp code != \{ 8 \. 1 \}/, 'icmp type != 8 icmp code != 1');
+    expect(felixText).toContain('icmp type != 8 icmp code != 1');
+    await applyRuleset(nft, felixText);
+    expect(await ping(net.client, net.serverAddr, 0.5)).toBe(true);
+    // No protocol: a TCP connect is not an ICMP packet, so the rule does not match it.
+    const program = compile({ action: 'Allow', notICMP: { type: 0 } });
+    await applyRuleset(nft, renderNft(program));
+    const [tcp] = await probe(net.client, [{ proto: 'tcp', host: net.serverAddr, port: 22 }], 500);
+    const sim = simulate(program, { iface: net.serverIf, direction: 'ingress', proto: 'tcp', src: net.clientAddr, dst: net.serverAddr, sport: 40000, dport: 22 });
+    expect(sim.verdict).toBe('deny');
+    expect(tcp).toBe(false);
   });
 
   it('notices a hand edit as drift, and restoring the desired ruleset clears it', async () => {

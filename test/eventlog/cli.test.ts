@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { runEvents } from '../../src/cli/events.js';
 import { runHistory } from '../../src/cli/history.js';
+import { main } from '../../src/cli/main.js';
 import type { EventDraft } from '../../src/eventlog/events.js';
 import { openFileEventStore } from '../../src/eventlog/file-store.js';
 import { stateLayout } from '../../src/eventlog/layout.js';
@@ -62,8 +63,9 @@ describe('palisade events', () => {
 
   it('fails clearly on usage errors and a missing log', async () => {
     const c = capture();
-    expect(await runEvents([], c.io)).toBe(2);
-    expect(await runEvents(['--state', '/x', '--since', 'abc'], c.io)).toBe(2);
+    expect(await main(['events'], c.io)).toBe(2);
+    expect(await main(['events', '--state', '/x', '--since', 'abc'], c.io)).toBe(2);
+    expect(c.err.join('')).toContain("palisade events: --since must be a whole number ≥ 0, got 'abc'");
     expect(await runEvents(['--state', await tmp()], c.io)).toBe(1);
     expect(c.err.join('')).toContain('no event log');
   });

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { runConvert } from '../../src/cli/convert.js';
+import { main } from '../../src/cli/main.js';
 import { runValidate } from '../../src/cli/validate.js';
 import { parsePolicyText } from '../../src/model/load.js';
 
@@ -59,8 +60,8 @@ describe('palisade validate', () => {
 
   it('rejects bad usage with exit 2', async () => {
     const { out, io } = capture();
-    expect(await runValidate(['--format', 'xml'], io)).toBe(2);
-    expect(out.stderr).toContain('--format must be text, json or github');
+    expect(await main(['validate', '--format', 'xml'], io)).toBe(2);
+    expect(out.stderr).toBe("palisade validate: --format must be text, json or github, got 'xml' (see 'palisade validate --help')\n");
     expect(await runValidate([join(dir, 'missing')], io)).toBe(2);
   });
 
@@ -133,7 +134,8 @@ describe('palisade convert v1', () => {
 
   it('fails on usage and on unconvertible input', async () => {
     const { out, io } = capture();
-    expect(await runConvert(['v2', 'x'], io)).toBe(2);
+    expect(await main(['convert', 'v2', 'x'], io)).toBe(2);
+    expect(out.stderr).toContain("palisade convert: unknown subcommand 'v2'");
     const file = join(dir, 'bad.json');
     writeFileSync(file, JSON.stringify({ '/calico/v1/config/FailsafeInboundHostPorts': 'sctp:22' }));
     expect(await runConvert(['v1', file], io)).toBe(1);

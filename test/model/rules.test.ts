@@ -63,7 +63,6 @@ const INVALID: Case[] = [
   ['net garbage', [rule({ destination: { notNets: ['ten/8'] } })], 'spec.ingress[0].destination.notNets[0]', "invalid CIDR 'ten/8'"],
   ['mixed families', [rule({ source: { nets: ['10.0.0.0/8'] }, destination: { nets: ['fd00::/8'] } })], 'spec.ingress[0].destination.nets[0]', 'rule contains both IPv4 and IPv6 CIDRs'],
   ['ipVersion vs CIDR', [rule({ ipVersion: 6, source: { nets: ['10.0.0.0/8'] } })], 'spec.ingress[0].source.nets[0]', "rule IP version doesn't match CIDR version"],
-  ['catch-all notNets', [rule({ source: { notNets: ['0.0.0.0/0'] } })], 'spec.ingress[0].source.notNets[0]', 'catch-all CIDR in negation creates logical contradiction'],
   ['bad rule selector', [rule({ source: { selector: "a = 'x'" } })], 'spec.ingress[0].source.selector', 'invalid selector: expected == at character 3'],
   ['global() in rule selector', [rule({ source: { selector: 'global()' } })], 'spec.ingress[0].source.selector', 'global() can only be used in an EntityRule namespaceSelector'],
   ['global() combined in namespaceSelector', [rule({ source: { namespaceSelector: "global() && a == 'x'" } })], 'spec.ingress[0].source.namespaceSelector', 'global() cannot be combined with other selectors'],

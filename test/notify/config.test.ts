@@ -72,7 +72,7 @@ describe('the notify file', () => {
       'notify.yaml:8:10: NotifyConfig: providers[1].url: give exactly one of url and urlEnv',
       'notify.yaml:12:17: NotifyConfig: providers[2].repository: must be owner/name',
       "notify.yaml:15:11: NotifyConfig: providers[3].type: Invalid discriminator value. Expected 'webhook' | 'slack' | 'github'",
-      'notify.yaml:18:10: NotifyConfig: alerts[0].on[0]: Invalid option: expected one of "started"|"confirmed"|"rolledBack"|"failed"|"unreachable"|"rejected"|"halted"|"completed"|"aborted"|"superseded"|"drift"|"all"',
+      'notify.yaml:18:10: NotifyConfig: alerts[0].on[0]: Invalid option: expected one of "started"|"confirmed"|"rolledBack"|"failed"|"unreachable"|"rejected"|"completed"|"halted"|"aborted"|"superseded"|"drift"|"all"',
     ]);
     // Cross-references are checked once every field is well-formed.
     const refs = `providers:\n  - {name: ops, type: webhook, url: "http://127.0.0.1:9000/"}\n  - {name: ops, type: slack, urlEnv: SLACK_WEBHOOK_URL}\n  - {name: gh, type: github, repository: a/b, tokenEnv: GITHUB_TOKEN}\nalerts:\n  - providers: [ops, chatt]\n    on: [all]\n`;

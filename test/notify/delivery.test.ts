@@ -1,4 +1,4 @@
-import { readdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { main } from '../../src/cli/main.js';
@@ -67,7 +67,7 @@ interface World {
   state: string;
   logs: { text: string };
   logger: Logger;
-  notify(): Notifier;
+  notify(): Promise<Notifier>;
 }
 
 const cleanups: (() => Promise<void>)[] = [];
@@ -96,9 +96,10 @@ async function world(): Promise<World> {
   const parsed = parseNotifyFile(NOTIFY.replace('apiUrlPlaceholder', `apiUrl: ${gh.url}`), 'notify.yaml', env);
   expect(parsed.errors).toEqual([]);
   expect(parsed.unset).toEqual([]);
-  const notify = () => {
+  const notify = async () => {
     const n = startNotifications(parsed.config!, { dir: stateLayout(state).notify, source: store, logger, env, publicUrl: PUBLIC_URL, retry: { initialMs: 20, maxMs: 100 } });
     cleanups.push(() => n.stop());
+    await n.ready;
     return n;
   };
   return { repo, store, git, reconciler, ops, chat, gh, env, state, logs, logger, notify };
@@ -110,7 +111,7 @@ const events = (r: Receiver) => r.accepted().map((x) => `${String(x.body.event)}
 describe('notifications from the event log', () => {
   it('a good commit and a lockout commit produce exactly the expected calls, in order', async () => {
     const w = await world();
-    const notifier = w.notify();
+    const notifier = await w.notify();
     const good = (await w.repo.tip())!;
     expect((await w.reconciler.reconcile()).map((r) => r.outcome)).toEqual(['completed']);
     await drained(w, notifier);
@@ -169,7 +170,7 @@ describe('notifications from the event log', () => {
     await w.ops.down();
     w.chat.answer = () => 'hang';
     w.gh.answer = () => ({ status: 500, body: JSON.stringify({ message: `internal error handling token ${TOKEN}` }) });
-    let notifier = w.notify();
+    let notifier = await w.notify();
     expect((await w.reconciler.reconcile()).map((r) => r.outcome)).toEqual(['completed']);
     // The rollout finished with every receiver down; nothing was accepted meanwhile.
     expect(w.gh.accepted()).toEqual([]);
@@ -178,7 +179,7 @@ describe('notifications from the event log', () => {
     expect(notifier.positions()).toMatchObject({ ops: expect.any(Number) });
 
     // A restart while they are still down, then they come back.
-    notifier = w.notify();
+    notifier = await w.notify();
     await w.ops.up();
     const ghFake = await startFakeGithub(TOKEN);
     cleanups.push(() => ghFake.close());
@@ -191,7 +192,7 @@ describe('notifications from the event log', () => {
 
     // Stopped and started again: nothing already delivered goes out twice.
     await notifier.stop();
-    notifier = w.notify();
+    notifier = await w.notify();
     await w.repo.commit({ 'deny-ssh.yaml': DENY_SSH, 'felix.yaml': FELIX_NO_FAILSAFE }, 'deny ssh everywhere');
     expect((await w.reconciler.reconcile()).map((r) => r.outcome)).toEqual(['halted']);
     await drained(w, notifier);
@@ -210,7 +211,7 @@ describe('notifications from the event log', () => {
   it('a provider added to a state directory with history starts at the end of the log', async () => {
     const w = await world();
     expect((await w.reconciler.reconcile()).map((r) => r.outcome)).toEqual(['completed']);
-    const notifier = w.notify();
+    const notifier = await w.notify();
     await drained(w, notifier);
     expect(w.ops.received).toEqual([]);
     expect(w.gh.received).toEqual([]);
@@ -221,11 +222,44 @@ describe('notifications from the event log', () => {
   });
 });
 
+describe('a damaged position file', () => {
+  it('stops only its own provider, says so, and holds up neither the others nor the reconciler', async () => {
+    const w = await world();
+    await mkdir(stateLayout(w.state).notify, { recursive: true });
+    await writeFile(path.join(stateLayout(w.state).notify, 'ops.json'), '{"version":1,"seq":');
+    const notifier = await w.notify();
+    expect((await w.reconciler.reconcile()).map((r) => r.outcome)).toEqual(['completed']);
+    expect(await notifier.drain(await w.store.head(), 1_000)).toBe(false);
+    expect(notifier.positions()).toMatchObject({ ops: 0, chat: await w.store.head(), gh: await w.store.head() });
+    expect(w.ops.received).toEqual([]);
+    expect(w.chat.accepted()).toHaveLength(1);
+    expect(w.logs.text).toMatch(/"event":"NotifierFailed","provider":"ops".*is damaged; remove it/);
+  });
+});
+
+describe('drift', () => {
+  it('reaches the webhook and Slack, and sets no commit status', async () => {
+    const w = await world();
+    const notifier = await w.notify();
+    await w.reconciler.reconcile();
+    await drained(w, notifier);
+    const revision = (await w.repo.tip())!;
+    const statuses = w.gh.statuses().length;
+    // What the drift loop appends when someone edits a host's table by hand.
+    await w.store.append([{ type: 'DriftDetected', revision, key: `${revision}:drift:node-b:1`, host: 'node-b', details: 'chain filter-input has different rules', restored: true }]);
+    await drained(w, notifier);
+    expect(events(w.ops)).toEqual(['completed', 'drift node-b']);
+    expect(w.ops.accepted()[1]!.body).toMatchObject({ type: 'DriftDetected', revision, reason: 'chain filter-input has different rules', outcome: 'restored' });
+    expect(String(w.chat.accepted()[1]!.body.text)).toBe(':warning: *palisade* node-b: table changed outside Palisade (chain filter-input has different rules); restored <' + `${PUBLIC_URL}/?revision=${revision}|rollout page>`);
+    expect(w.gh.statuses()).toHaveLength(statuses);
+  });
+});
+
 describe('a rollout rolled back as a whole (onFailure: rollback)', () => {
   it('names the host that failed its checks, not the hosts undone after it', async () => {
     const w = await world();
     await w.repo.commit({ 'palisade.yaml': `${ROLLOUT}onFailure: rollback\nconcurrency: 1\n` }, 'roll back as a whole');
-    const notifier = w.notify();
+    const notifier = await w.notify();
     await w.reconciler.reconcile();
     // node-c alone loses SSH: the canary (node-a) and node-b pass, then node-c fails and both are undone.
     const onlyC = DENY_SSH.replace('  order: 1\n', "  order: 1\n  selector: zone == 'c'\n");
@@ -247,14 +281,14 @@ describe('a rollout rolled back as a whole (onFailure: rollback)', () => {
 describe('at-least-once across a crash', () => {
   it('a position lost in a crash repeats only what came after it, with the same delivery ids', async () => {
     const w = await world();
-    let notifier = w.notify();
+    let notifier = await w.notify();
     await w.reconciler.reconcile();
     await drained(w, notifier);
     await notifier.stop();
     // What the disk held before the lockout's notifications went out: as if the reconciler had
     // crashed after delivering them and before any later position reached the disk.
     const saved = await readPositions(w.state);
-    notifier = w.notify();
+    notifier = await w.notify();
     await w.repo.commit({ 'deny-ssh.yaml': DENY_SSH, 'felix.yaml': FELIX_NO_FAILSAFE }, 'deny ssh everywhere');
     await w.reconciler.reconcile();
     await drained(w, notifier);
@@ -263,7 +297,7 @@ describe('at-least-once across a crash', () => {
     expect(events(w.ops)).toEqual(['completed', 'rolledBack node-a', 'halted']);
 
     await writePositions(w.state, saved);
-    notifier = w.notify();
+    notifier = await w.notify();
     await drained(w, notifier);
     expect(events(w.ops)).toEqual(['completed', 'rolledBack node-a', 'halted', 'rolledBack node-a', 'halted']);
     expect(w.ops.accepted().slice(3).map((r) => r.headers['x-palisade-delivery'])).toEqual(before.slice(1));

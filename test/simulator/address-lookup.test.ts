@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { containsAddress, formatCidr, parseCidr, type Cidr } from '../../src/compiler/cidr.js';
+import { containsAddress, formatCidr, parseCidr, type Cidr } from '../../src/net/cidr.js';
 import { AddressLookup } from '../../src/simulator/address-lookup.js';
 
 /** Few, short prefixes over a narrow space, so nets nest, touch and contain the probes often. */

@@ -16,7 +16,7 @@ export async function probe(check: CheckSpec, target: string, from: ProbeOrigin,
   try {
     switch (check.kind) {
       case 'tcp':
-        return await probeTcp(target, check.port, check.timeoutMs, from, prober);
+        return check.anyOf ? await probeAny(check.anyOf, check.timeoutMs, from, prober) : await probeTcp(target, check.port, check.timeoutMs, from, prober);
       case 'ssh':
         return await probeSsh(target, check.port, check.timeoutMs, from, prober);
       case 'dns':
@@ -30,4 +30,15 @@ export async function probe(check: CheckSpec, target: string, from: ProbeOrigin,
     if (e instanceof ProbeError) return { open: false, ms: 0, error: e.message, inconclusive: e.code };
     throw e;
   }
+}
+
+/** Open when any endpoint answers; otherwise closed with every endpoint's reason. */
+async function probeAny(endpoints: readonly { target: string; port: number }[], timeoutMs: number, from: ProbeOrigin, prober: Prober): Promise<ProbeResult> {
+  const results = await Promise.all(endpoints.map((e) => probeTcp(e.target, e.port, timeoutMs, from, prober)));
+  const open = results.findIndex((r) => r.open);
+  if (open >= 0) return { ...results[open]!, open: true };
+  const ms = Math.max(...results.map((r) => r.ms));
+  const error = results.map((r, i) => `${endpoints[i]!.target}:${endpoints[i]!.port} ${r.error ?? 'no answer'}`).join(', ');
+  const inconclusive = results.find((r) => r.inconclusive)?.inconclusive;
+  return { open: false, ms, error, ...(inconclusive && results.every((r) => r.inconclusive) ? { inconclusive } : {}) };
 }
