@@ -5,7 +5,7 @@ import { stateLayout } from '../eventlog/layout.js';
 import { openSnapshotStore } from '../eventlog/snapshot.js';
 import type { EventStore } from '../eventlog/store.js';
 import { openGitSource, type GitSource } from '../git/source.js';
-import { driversFromHostsFile } from '../hosts/drivers.js';
+import { closeDrivers, driversFromHostsFile } from '../hosts/drivers.js';
 import { hostsPolicyMismatch, readHostsFile, type HostsFile } from '../hosts/hosts-file.js';
 import { startHttpServer, type Readiness } from '../http/server.js';
 import { createLogger, LOG_FORMATS, logFormat, type Logger } from '../log/logger.js';
@@ -100,7 +100,7 @@ export async function runReconcile(argv: string[], io: CommandIO): Promise<numbe
   const leaseTtlS = values['lease-ttl'];
   const publicUrl = values['public-url'];
   if (publicUrl !== undefined && !/^https?:\/\/[^/]/.test(publicUrl)) throw new UsageError(`--public-url must be an http:// or https:// URL, got '${publicUrl}'`);
-  if (values.notify !== undefined && values.store !== undefined) throw new UsageError('--notify is not supported with --store yet: notification positions are kept in the local state directory');
+  if (values.notify !== undefined && values.store !== undefined) throw new UsageError("--notify is not supported with --store yet: positions live in this machine's state directory, and etcd log snapshots delete events a provider has not sent");
   const notify = values.notify === undefined ? null : await loadNotify(values.notify);
 
   const hostsFile = await readHostsFile(values.hosts);
@@ -172,14 +172,16 @@ export async function runReconcile(argv: string[], io: CommandIO): Promise<numbe
     const notifier = notify ? startNotifications(notify, { dir: layout.notify, source: store, logger, ...(publicUrl ? { publicUrl } : {}) }) : null;
     // A first start begins at the log's head: it must be read before this run appends anything.
     await notifier?.ready;
+    const drivers = driversFromHostsFile(hostsFile);
     try {
-      const reconciler = new Reconciler({ ...common, store, drivers: driversFromHostsFile(hostsFile), snapshots: openSnapshotStore(layout.snapshots, logger) });
+      const reconciler = new Reconciler({ ...common, store, drivers, snapshots: openSnapshotStore(layout.snapshots, logger) });
       const failed = await serve(reconciler, shutdown.signal, { ...serveOptions, store });
       if (notifier && values.once && !(await notifier.drain(await store.head(), ONCE_DRAIN_MS))) {
         logger.warn({ event: 'NotificationsPending', positions: notifier.positions() }, 'some notifications are not delivered yet; the next run sends them');
       }
       return failed ? 1 : 0;
     } finally {
+      await closeDrivers(drivers);
       await notifier?.stop();
       await store.close();
     }
