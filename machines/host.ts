@@ -76,7 +76,8 @@ export const hostMachine = setup({
     preflight: notProvided<PreflightResult>('preflight'),
     apply: notProvided<{ rulesetHash: string }>('apply'),
     verify: notProvided<CheckRound>('verify'),
-    restore: notProvided<{ rulesetHash: string }>('restore'),
+    /** `note`: what the host itself said, e.g. that it had already reverted by itself. */
+    restore: notProvided<{ rulesetHash: string; note?: string }>('restore'),
     soak: fromCallback<EventObject, SoakInput, SoakEvent>(() => {
       throw new Error("host machine: effect 'soak' was not provided");
     }),
@@ -199,7 +200,13 @@ export const hostMachine = setup({
         id: 'restore',
         src: 'restore',
         input: ({ context }) => ({ host: context.host, revision: context.revision }),
-        onDone: { target: 'verifyingRollback', actions: assign({ rulesetHash: ({ event }) => event.output.rulesetHash }) },
+        onDone: {
+          target: 'verifyingRollback',
+          actions: assign({
+            rulesetHash: ({ event }) => event.output.rulesetHash,
+            reason: ({ context, event }) => (event.output.note ? `${context.reason}; ${event.output.note}` : context.reason),
+          }),
+        },
         onError: { target: 'failed', actions: assign({ reason: ({ context, event }) => `${context.reason}; restore failed: ${errorText(event.error)}` }) },
       },
     },

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { parseIp } from '../net/cidr.js';
 import { Duration } from '../rollout/duration.js';
 import { DnsPacketError, encodeName } from './probes/dns-packet.js';
 
@@ -17,10 +18,23 @@ const DnsName = z.string().superRefine((name, ctx) => {
   }
 });
 
+/** An IPv4 or IPv6 address, read by the one address module the policies use. */
+const Target = z.string().refine((t) => parseIp(t) !== null, { error: (iss) => `target must be an IPv4 or IPv6 address (got ${JSON.stringify(iss.input)})` });
+
+const Port = (fallback?: number) => {
+  const port = z.number({ error: 'port must be a number between 1 and 65535' }).int({ error: 'port must be a whole number between 1 and 65535' }).min(1, { error: 'port must be between 1 and 65535' }).max(65535, { error: 'port must be between 1 and 65535' });
+  return fallback === undefined ? port : port.default(fallback);
+};
+
+/** The request target of `GET path HTTP/1.1`: one line, so no spaces, control characters or non-ASCII (percent-encode them). */
+const HttpPath = z.string().refine((p) => /^\/[\x21-\x7e]*$/.test(p), {
+  error: (iss) => `path must start with '/' and contain only visible ASCII (no spaces or control characters; percent-encode others), got ${JSON.stringify(iss.input)}`,
+});
+
 const common = {
-  name: z.string().min(1),
+  name: z.string().min(1, { error: 'name must not be empty' }),
   /** Address to reach; for the controller vantage the host's own address by default. */
-  target: z.string().optional(),
+  target: Target.optional(),
   vantage: z.enum(['controller', 'host']).default('controller'),
   expect: z.enum(['open', 'closed']).default('open'),
   timeoutMs: z.number().int().positive().default(2000),
@@ -30,19 +44,28 @@ const common = {
 
 export const CheckSpec = z
   .discriminatedUnion('kind', [
-    z.strictObject({ ...common, kind: z.literal('tcp'), port: z.number().int().min(1).max(65535) }),
+    z.strictObject({
+      ...common,
+      kind: z.literal('tcp'),
+      port: Port(),
+      /**
+       * Open when any of these answers (tried together, within one timeout); `target`/`port`
+       * name the first. What the path to a replicated service needs: any one member will do.
+       */
+      anyOf: z.array(z.strictObject({ target: z.string().min(1), port: Port() })).min(1).optional(),
+    }),
     /** The server's SSH banner arrives: more than an open port, a live sshd. */
-    z.strictObject({ ...common, kind: z.literal('ssh'), port: z.number().int().min(1).max(65535).default(22) }),
+    z.strictObject({ ...common, kind: z.literal('ssh'), port: Port(22) }),
     /** A UDP DNS query gets an answer (any rcode): type NS for the root `.`, A for any other name. */
-    z.strictObject({ ...common, kind: z.literal('dns'), port: z.number().int().min(1).max(65535).default(53), query: DnsName.default('.') }),
+    z.strictObject({ ...common, kind: z.literal('dns'), port: Port(53), query: DnsName.default('.') }),
     /** ICMP echo. */
     z.strictObject({ ...common, kind: z.literal('icmp') }),
     /** An HTTP GET answers with the expected status. */
     z.strictObject({
       ...common,
       kind: z.literal('http'),
-      port: z.number().int().min(1).max(65535).default(80),
-      path: z.string().startsWith('/').default('/'),
+      port: Port(80),
+      path: HttpPath.default('/'),
       status: z.number().int().min(100).max(599).default(200),
     }),
   ])

@@ -38,6 +38,8 @@ export function describeCheck(check: CheckSpec): string {
       return `http/${check.port} GET ${check.path}`;
     case 'dns':
       return `dns/${check.port} ${check.query}`;
+    case 'tcp':
+      return check.anyOf ? `tcp to any of ${check.anyOf.map((e) => `${e.target}:${e.port}`).join(', ')}` : `tcp/${check.port}`;
     default:
       return `${check.kind}/${check.port}`;
   }

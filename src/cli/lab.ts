@@ -6,13 +6,15 @@ import { parseCommand, pickSubcommand } from './args.js';
 import { cleanUpOnSignals } from './interrupt.js';
 import { UsageError, type CommandIO } from './io.js';
 
-const USAGE = `usage: palisade lab up   --state DIR [--hosts node-a,node-b,node-c] [-o text|json]
+const USAGE = `usage: palisade lab up   --state DIR [--hosts node-a,node-b,node-c] [--ssh] [-o text|json]
        palisade lab down --state DIR | --id ID | --all
 
 'up' builds test hosts as network namespaces (never touching the root namespace), writes
 DIR/lab.json and DIR/hosts.json (pass the latter to 'palisade reconcile --hosts'). Needs root.
 Interrupted (Ctrl-C, SIGTERM) while building, it removes what it built. The lab outlives the
 command; its id is the <id> of its namespace names pal-<id>-….
+--ssh starts a real OpenSSH server in every host (keys under DIR/ssh) and writes hosts of kind
+'ssh' with DIR/ssh/known_hosts.
 
 'down' removes a lab's namespaces and the processes inside: the lab described in DIR/lab.json,
 the lab with that id (its state directory may be gone), or with --all every lab on this machine
@@ -23,16 +25,32 @@ Exit status: 0 done, 1 the lab could not be built or there is no lab to remove, 
 const UP = {
   name: 'lab up',
   usage: USAGE,
-  options: { state: { type: 'string' }, hosts: { type: 'string', default: 'node-a,node-b,node-c' } },
+  options: { state: { type: 'string' }, hosts: { type: 'string', default: 'node-a,node-b,node-c' }, ssh: { type: 'boolean' } },
   output: { formats: ['text', 'json'] },
 } as const;
 const DOWN = { name: 'lab down', usage: USAGE, options: { state: { type: 'string' }, id: { type: 'string' }, all: { type: 'boolean' } } } as const;
 
 /** The hosts file that points the reconciler at a lab. */
-export function hostsFileForLab(lab: LabDescription): HostsFile {
+export function hostsFileForLab(lab: LabDescription, opts: { confirmMs?: number } = {}): HostsFile {
+  const ssh = lab.ssh;
   return {
     management: { namespace: lab.management.namespace, address: lab.management.address },
-    hosts: lab.hosts.map((h) => ({ kind: 'netns' as const, name: h.name, namespace: h.namespace, address: h.address })),
+    hosts: lab.hosts.map((h) =>
+      ssh
+        ? {
+            kind: 'ssh' as const,
+            name: h.name,
+            address: h.address,
+            user: 'root',
+            port: 22,
+            identityFile: ssh.identityFile,
+            knownHostsFile: ssh.knownHostsFile,
+            acceptNewHostKey: false,
+            stateDir: ssh.hosts[h.name]!.stateDir,
+            ...(opts.confirmMs ? { confirmMs: opts.confirmMs } : {}),
+          }
+        : { kind: 'netns' as const, name: h.name, namespace: h.namespace, address: h.address },
+    ),
   };
 }
 
@@ -45,7 +63,7 @@ export async function runLab(argv: string[], io: CommandIO): Promise<number> {
 async function up(argv: string[], io: CommandIO): Promise<number> {
   const args = parseCommand(argv, UP, io);
   if (!args) return 0;
-  const { state, hosts } = args.values;
+  const { state, hosts, ssh } = args.values;
   if (!state) throw new UsageError('lab up needs --state DIR', undefined, 'lab up');
   const names = hosts.split(',').map((s) => s.trim()).filter(Boolean);
   const bad = names.find((n) => !/^[a-z0-9]([a-z0-9-]{0,14}[a-z0-9])?$/.test(n));
@@ -53,7 +71,7 @@ async function up(argv: string[], io: CommandIO): Promise<number> {
   await mkdir(state, { recursive: true });
   const id = newLabId();
   const abort = new AbortController();
-  const building = labUp(names, { id, signal: abort.signal });
+  const building = labUp(names, { id, signal: abort.signal, ...(ssh ? { ssh: { dir: path.resolve(state) } } : {}) });
   const release = cleanUpOnSignals({
     abort,
     cleanup: async () => {

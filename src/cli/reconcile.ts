@@ -5,7 +5,7 @@ import { stateLayout } from '../eventlog/layout.js';
 import { openSnapshotStore } from '../eventlog/snapshot.js';
 import type { EventStore } from '../eventlog/store.js';
 import { openGitSource, type GitSource } from '../git/source.js';
-import { driversFromHostsFile } from '../hosts/drivers.js';
+import { closeDrivers, driversFromHostsFile } from '../hosts/drivers.js';
 import { hostsPolicyMismatch, readHostsFile, type HostsFile } from '../hosts/hosts-file.js';
 import { startHttpServer, type Readiness } from '../http/server.js';
 import { createLogger, LOG_FORMATS, logFormat, type Logger } from '../log/logger.js';
@@ -39,6 +39,8 @@ const USAGE = `usage: palisade reconcile --repo PATH|URL --state DIR --hosts FIL
   --store etcd://HOST:PORT[,…]
                         scale-out mode: the event log and agent hosts in etcd, one leader among
                         several reconcilers (default: the embedded file store under --state)
+  --lease-ttl D         etcd mode: TTL of the leader's lease, whole seconds — how long a dead
+                        leader keeps the key before a standby takes over (default: 3s)
   --notify FILE         send notifications (webhook, Slack, GitHub commit statuses) as the
                         event log records them; FILE is checked like 'palisade validate --notify'
   --public-url URL      where people reach this reconciler's rollout page (links in notifications)
@@ -46,17 +48,11 @@ const USAGE = `usage: palisade reconcile --repo PATH|URL --state DIR --hosts FIL
   --log-format F        json or pretty (default: PALISADE_LOG_FORMAT, else pretty on a terminal)
   -h, --help            this text
 
-<<<<<<< HEAD
 Exit status: 0 stopped cleanly (SIGINT/SIGTERM) or, with --once, every rollout completed;
 1 a rollout did not complete (--once) or the reconciler could not start; 2 usage error.
 
 Environment: PALISADE_LOG_LEVEL (trace … fatal, default info), PALISADE_LOG_FORMAT, PALISADE_WEBHOOK_SECRET (HMAC secret of POST /hooks/git), PALISADE_CONTROL_TOKEN
-(bearer token for POST /rollout/<action> from non-loopback clients), PALISADE_GIT_USERNAME,
-=======
-Environment: PALISADE_WEBHOOK_SECRET (HMAC secret of POST /hooks/git), PALISADE_CONTROL_TOKEN
-(bearer token for POST /rollout/<action>; when set, it is required from loopback clients too),
-PALISADE_GIT_USERNAME,
->>>>>>> main
+(bearer token for POST /rollout/<action>; when set, it is required from loopback clients too), PALISADE_GIT_USERNAME,
 PALISADE_GIT_PASSWORD / PALISADE_GIT_TOKEN (remote repositories).
 
 How each revision rolls out (waves, soak, failure policy, checks) is read from palisade.yaml in
@@ -84,6 +80,7 @@ const SPEC = {
     'drift-interval': { type: 'duration', default: '30s' },
     'snapshot-every': { type: 'integer', default: 10_000, min: 1 },
     store: { type: 'string' },
+    'lease-ttl': { type: 'duration', default: '3s', min: 2000 },
     notify: { type: 'string' },
     'public-url': { type: 'string' },
     once: { type: 'boolean' },
@@ -100,9 +97,12 @@ export async function runReconcile(argv: string[], io: CommandIO): Promise<numbe
   const listen = values.once ? null : parseListen(values.listen);
   const snapshotEvery = values['snapshot-every'];
   const driftIntervalMs = values['drift-interval'];
+  // etcd leases are granted in whole seconds.
+  if (values['lease-ttl'] % 1000 !== 0) throw new UsageError(`--lease-ttl must be whole seconds (etcd leases are), got ${values['lease-ttl']} ms`);
+  const leaseTtlS = values['lease-ttl'] / 1000;
   const publicUrl = values['public-url'];
   if (publicUrl !== undefined && !/^https?:\/\/[^/]/.test(publicUrl)) throw new UsageError(`--public-url must be an http:// or https:// URL, got '${publicUrl}'`);
-  if (values.notify !== undefined && values.store !== undefined) throw new UsageError('--notify is not supported with --store yet: notification positions are kept in the local state directory');
+  if (values.notify !== undefined && values.store !== undefined) throw new UsageError("--notify is not supported with --store yet: positions live in this machine's state directory, and etcd log snapshots delete events a provider has not sent");
   const notify = values.notify === undefined ? null : await loadNotify(values.notify);
 
   const hostsFile = await readHostsFile(values.hosts);
@@ -140,11 +140,15 @@ export async function runReconcile(argv: string[], io: CommandIO): Promise<numbe
         import('../etcd/before-snapshots.js'),
       ]);
       const endpoints = parseStoreUrl(values.store);
-      const [feedHost, feedPort] = splitEndpoint(endpoints[0]!);
+      const feedEndpoints = endpoints.map((e) => {
+        const [host, port] = splitEndpoint(e);
+        return { host, port };
+      });
       let failed = false;
       await runWithLeaderElection({
         storeUrl: values.store,
         logger,
+        leaseTtlS,
         signal: shutdown.signal,
         once: values.once,
         term: async ({ etcd, fence, store, drivers, signal, lost }) => {
@@ -153,7 +157,7 @@ export async function runReconcile(argv: string[], io: CommandIO): Promise<numbe
             store,
             drivers: drivers(hostsFile, (host) => reconciler.checksFor(host)),
             // Agents must keep reaching etcd: that path is a failsafe check from every host.
-            feedEndpoint: { host: feedHost, port: feedPort },
+            feedEndpoints,
             snapshots: logSnapshots(store),
             // In etcd, so the next leader can roll back what this one applied.
             beforeSnapshots: new EtcdBeforeSnapshots(etcd, fence),
@@ -170,14 +174,16 @@ export async function runReconcile(argv: string[], io: CommandIO): Promise<numbe
     const notifier = notify ? startNotifications(notify, { dir: layout.notify, source: store, logger, ...(publicUrl ? { publicUrl } : {}) }) : null;
     // A first start begins at the log's head: it must be read before this run appends anything.
     await notifier?.ready;
+    const drivers = driversFromHostsFile(hostsFile);
     try {
-      const reconciler = new Reconciler({ ...common, store, drivers: driversFromHostsFile(hostsFile), snapshots: openSnapshotStore(layout.snapshots, logger) });
+      const reconciler = new Reconciler({ ...common, store, drivers, snapshots: openSnapshotStore(layout.snapshots, logger) });
       const failed = await serve(reconciler, shutdown.signal, { ...serveOptions, store });
       if (notifier && values.once && !(await notifier.drain(await store.head(), ONCE_DRAIN_MS))) {
         logger.warn({ event: 'NotificationsPending', positions: notifier.positions() }, 'some notifications are not delivered yet; the next run sends them');
       }
       return failed ? 1 : 0;
     } finally {
+      await closeDrivers(drivers);
       await notifier?.stop();
       await store.close();
     }

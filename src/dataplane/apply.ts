@@ -65,10 +65,16 @@ export async function applyRuleset(nft: NftRunner, text: string, hints: ApplyHin
   return { previous, applied: applied as string };
 }
 
+/**
+ * How every rollback starts: create-then-delete makes the delete valid whether or not the table
+ * exists, and the saved listing follows in the same batch, so nft replaces the table atomically.
+ * SSH hosts' own revert watchdog writes the same batch (src/hosts/ssh/remote-scripts.ts).
+ */
+export const RESTORE_PREFIX = `table ${TABLE} {}\ndelete table ${TABLE}\n`;
+
 /** Puts back a saved table (or removes Palisade's table when there was none), in one batch. */
 export async function restoreRuleset(nft: NftRunner, previous: SavedRuleset): Promise<void> {
-  const t = `table ${TABLE}`;
-  const text = previous === 'absent' ? `${t} {}\ndelete ${t}\n` : `${t} {}\ndelete ${t}\n${previous}`;
+  const text = previous === 'absent' ? RESTORE_PREFIX : `${RESTORE_PREFIX}${previous}`;
   const r = await nft.run(['-f', '-'], text);
   if (r.code !== 0) throw new NftError('NFT_RESTORE_FAILED', 'nft failed to restore the previous ruleset', r.stderr, nft.where);
 }

@@ -98,7 +98,10 @@ export function renderNft(program: HostProgram): string {
 
   base('raw-prerouting', 'prerouting', -300, [clear, ...dispatch(program, 'untracked', 'ingress')]);
   base('raw-output', 'output', -300, [clear, ...dispatch(program, 'untracked', 'egress')]);
-  base('mangle-prerouting', 'prerouting', -150, [accepted, ...workloads('iifname', 'return', 'workload interface'), ...dispatch(program, 'prednat', 'ingress')]);
+  // No workload exclusion here: Felix's mangle PREROUTING dispatches every interface, so a `*`
+  // HEP's pre-DNAT policy also sees traffic from workloads (felix/rules/static.go:1007,
+  // dispatch.go: the default rule has no workload skip; felix/fv/pre_dnat_test.go:249).
+  base('mangle-prerouting', 'prerouting', -150, [accepted, ...dispatch(program, 'prednat', 'ingress')]);
   const toHost = { Drop: 'drop', Accept: 'accept', Return: 'return' }[program.defaultEndpointToHostAction];
   base('filter-input', 'input', 0, [accepted, ...workloads('iifname', toHost, `defaultEndpointToHostAction ${program.defaultEndpointToHostAction}`), ...dispatch(program, 'normal', 'ingress')]);
   base('filter-output', 'output', 0, [accepted, ...workloads('oifname', 'return', 'host to workload is not host-endpoint policy'), ...dispatch(program, 'normal', 'egress')]);

@@ -3,6 +3,7 @@ import { asStoreError, type EtcdClient } from './client.js';
 import { EtcdStoreError } from './errors.js';
 import type { Fence } from './fence.js';
 import { LEADER } from './keys.js';
+import { LeaseKeeper } from './lease-keeper.js';
 
 export type { Fence } from './fence.js';
 
@@ -30,78 +31,64 @@ export interface CampaignOptions {
  * write compares. A standby watches the key and campaigns when it disappears (the leader
  * resigned, or its lease expired ≤ TTL after it died).
  *
- * The leader checks its own key every TTL/3 and gives up leadership once it could not confirm
- * it for a whole TTL — before the lease can have expired and a standby taken over. Fenced
- * writes make any overlap harmless anyway.
+ * The lease and the leader-key check live on a worker thread (`LeaseKeeper`), so the
+ * reconciler's own work never delays a keep-alive. The key is checked every TTL/3, and
+ * leadership is given up once it could not be confirmed for a whole TTL — before the lease can
+ * have expired and a standby taken over. Fenced writes make any overlap harmless anyway.
  */
 export async function campaign(etcd: EtcdClient, opts: CampaignOptions): Promise<Leadership> {
   const ttlS = opts.ttlS ?? 3;
   const log = opts.logger.child({ component: 'leader-election' });
+  const keeper = new LeaseKeeper(etcd.endpoints);
   let lastReason = '';
-  for (let attempt = 0; ; attempt++) {
-    if (opts.signal?.aborted) throw new EtcdStoreError('ETCD_NOT_LEADER', 'stopped before winning the election');
-    try {
-      const lease = etcd.client.lease(ttlS, { autoKeepAlive: true });
-      lease.on('lost', () => undefined);
-      const leaseId = await lease.grant();
-      const res = await etcd.txn([{ key: LEADER, absent: true }], [{ put: LEADER, value: JSON.stringify({ id: opts.id, since: new Date().toISOString() }), lease: leaseId }], [{ get: LEADER }]);
-      if (res.succeeded) {
-        const fence = { key: LEADER, createRevision: res.revision };
-        log.info({ event: 'LeaderElected', id: opts.id, fencingRevision: res.revision }, `this reconciler (${opts.id}) is the leader (fencing revision ${res.revision})`);
-        return holdLeadership(etcd, lease, fence, ttlS, log);
+  try {
+    for (let attempt = 0; ; attempt++) {
+      if (opts.signal?.aborted) throw new EtcdStoreError('ETCD_NOT_LEADER', 'stopped before winning the election');
+      try {
+        const leaseId = await keeper.grant(ttlS);
+        const res = await etcd.txn([{ key: LEADER, absent: true }], [{ put: LEADER, value: JSON.stringify({ id: opts.id, since: new Date().toISOString() }), lease: leaseId }], [{ get: LEADER }]);
+        if (res.succeeded) {
+          const fence = { key: LEADER, createRevision: res.revision };
+          log.info({ event: 'LeaderElected', id: opts.id, fencingRevision: res.revision, leaseTtlS: ttlS }, `this reconciler (${opts.id}) is the leader (fencing revision ${res.revision})`);
+          return holdLeadership(etcd, keeper, fence, ttlS, log);
+        }
+        await keeper.release();
+        const holder = res.responses[0]?.kvs[0];
+        const reason = `standing by: ${holder ? holder.value.toString() : 'another reconciler'} is the leader`;
+        if (reason !== lastReason) log.info({ event: 'Standby' }, reason);
+        lastReason = reason;
+        await waitForVacancy(etcd, res.revision, ttlS, opts.signal);
+      } catch (e) {
+        // Whatever etcd answers (no quorum, breaker open, lease refused), campaigning stays the
+        // only useful thing to do; the reason is logged so an operator sees why nothing happens.
+        const err = asStoreError(e, etcd.endpoints) as Error & { code?: string };
+        const reason = `waiting for etcd before campaigning: ${err.message}`;
+        if (reason !== lastReason || attempt % 20 === 0) log.warn({ event: 'ElectionWaiting', code: err.code }, reason);
+        lastReason = reason;
+        await sleep(Math.min(2000, 200 * 2 ** Math.min(attempt, 4)), opts.signal);
       }
-      await lease.revoke().catch(() => undefined);
-      const holder = res.responses[0]?.kvs[0];
-      const reason = `standing by: ${holder ? holder.value.toString() : 'another reconciler'} is the leader`;
-      if (reason !== lastReason) log.info({ event: 'Standby' }, reason);
-      lastReason = reason;
-      await waitForVacancy(etcd, res.revision, ttlS, opts.signal);
-    } catch (e) {
-      // Whatever etcd answers (no quorum, breaker open, lease refused), campaigning stays the
-      // only useful thing to do; the reason is logged so an operator sees why nothing happens.
-      const err = asStoreError(e, etcd.endpoints) as Error & { code?: string };
-      const reason = `waiting for etcd before campaigning: ${err.message}`;
-      if (reason !== lastReason || attempt % 20 === 0) log.warn({ event: 'ElectionWaiting', code: err.code }, reason);
-      lastReason = reason;
-      await sleep(Math.min(2000, 200 * 2 ** Math.min(attempt, 4)), opts.signal);
     }
+  } catch (e) {
+    await keeper.close();
+    throw e;
   }
 }
 
-type Lease = ReturnType<EtcdClient['client']['lease']>;
-
-function holdLeadership(etcd: EtcdClient, lease: Lease, fence: Fence, ttlS: number, log: Logger): Leadership {
+function holdLeadership(etcd: EtcdClient, keeper: LeaseKeeper, fence: Fence, ttlS: number, log: Logger): Leadership {
   const lost = new AbortController();
-  let confirmedAt = Date.now();
-  const stepDown = (why: string) => {
+  keeper.hold(fence.createRevision, ttlS, (why) => {
     if (lost.signal.aborted) return;
-    clearInterval(timer);
-    log.warn({ event: 'LeadershipLost', fencingRevision: fence.createRevision }, `no longer the leader: ${why}`);
+    log.warn({ event: 'LeadershipLost', fencingRevision: fence.createRevision }, `no longer the leader: ${why}; stopping the rollout where it is`);
     lost.abort(new EtcdStoreError('ETCD_NOT_LEADER', why));
-    lease.release();
-  };
-  lease.on('lost', (e: Error) => stepDown(`lease lost (${e.message})`));
-  const timer = setInterval(() => {
-    etcd.get(fence.key).then(
-      (kv) => {
-        if (kv?.createRevision === fence.createRevision) confirmedAt = Date.now();
-        else stepDown(kv ? `another reconciler holds the leader key since revision ${kv.createRevision}` : 'the leader key is gone');
-      },
-      () => {
-        if (Date.now() - confirmedAt >= ttlS * 1000) stepDown(`could not confirm leadership with etcd for ${ttlS} s (etcd unreachable or without quorum)`);
-      },
-    );
-  }, (ttlS * 1000) / 3);
+  });
   return {
     fence,
     signal: lost.signal,
     resign: async () => {
-      if (!lost.signal.aborted) {
-        clearInterval(timer);
-        lost.abort(new EtcdStoreError('ETCD_NOT_LEADER', 'resigned'));
-      }
+      if (!lost.signal.aborted) lost.abort(new EtcdStoreError('ETCD_NOT_LEADER', 'resigned'));
       await etcd.txn([{ key: fence.key, createRevision: fence.createRevision }], [{ del: fence.key }]).catch(() => undefined);
-      await lease.revoke().catch(() => undefined);
+      await keeper.release().catch(() => undefined);
+      await keeper.close();
     },
   };
 }

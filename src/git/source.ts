@@ -21,6 +21,8 @@ export interface PolicyFile {
   /** Relative to the tracked sub-directory. */
   path: string;
   content: Uint8Array;
+  /** A symbolic link, with its target: passed on so that the model refuses it, naming the path. */
+  symlink?: string;
 }
 
 export interface FileChange {
@@ -28,6 +30,8 @@ export interface FileChange {
   change: 'added' | 'removed' | 'modified';
   /** New content, for added and modified files. */
   content?: Uint8Array;
+  /** The new side is a symbolic link to this target. */
+  symlink?: string;
 }
 
 export interface GitSource {
@@ -81,8 +85,13 @@ export interface GitSourceOptions {
 }
 
 const POLICY_FILE = /\.(ya?ml|json)$/i;
-/** Policy files, skipping hidden entries (`.github/workflows/*.yml` is not policy), as `palisade validate` does. */
-const isPolicyFile = (p: string) => POLICY_FILE.test(p) && !p.split('/').some((segment) => segment.startsWith('.'));
+/**
+ * Policy files and every symlink, skipping hidden entries (`.github/workflows/*.yml` is not
+ * policy), as `palisade validate` does. A symlink of any name is kept because it may stand for a
+ * policy file or a directory of them; the model refuses it.
+ */
+const isPolicyFile = (p: string, symlink: boolean) => (symlink || POLICY_FILE.test(p)) && !p.split('/').some((segment) => segment.startsWith('.'));
+const decoder = new TextDecoder();
 
 export function normaliseSubdir(path: string | undefined): string {
   return (path ?? '')
@@ -159,15 +168,20 @@ class Source implements GitSource {
 
   async readFiles(oid: string): Promise<PolicyFile[]> {
     const files = await listTree(this.read, await this.reader.subtree(oid, this.subdir), isPolicyFile);
-    return mapLimited(files, 16, async ({ path, oid: blob }) => ({ path, content: await this.reader.readBlob(blob) }));
+    return mapLimited(files, 16, async ({ path, oid: blob, symlink }) => {
+      const content = await this.reader.readBlob(blob);
+      return symlink ? { path, content, symlink: decoder.decode(content) } : { path, content };
+    });
   }
 
   async diff(from: string | null, to: string): Promise<FileChange[]> {
     const [a, b] = await Promise.all([from ? this.reader.subtree(from, this.subdir) : null, this.reader.subtree(to, this.subdir)]);
     const changes = await diffTrees(this.read, a, b, isPolicyFile);
-    return mapLimited(changes, 16, async ({ path, change, oid }) =>
-      change === 'removed' ? { path, change } : { path, change, content: await this.reader.readBlob(oid) },
-    );
+    return mapLimited(changes, 16, async ({ path, change, oid, symlink }): Promise<FileChange> => {
+      if (change === 'removed') return { path, change };
+      const content = await this.reader.readBlob(oid);
+      return symlink ? { path, change, content, symlink: decoder.decode(content) } : { path, change, content };
+    });
   }
 
   watch(onHint: () => void): () => void {

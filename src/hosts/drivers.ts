@@ -1,3 +1,6 @@
+import { existsSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import type { CheckSpec } from '../checks/check-spec.js';
 import type { EtcdClient } from '../etcd/client.js';
 import type { Fence } from '../etcd/fence.js';
@@ -8,6 +11,7 @@ import { HostsFileError, type HostEntry, type HostsFile } from './hosts-file.js'
 import { LocalHost } from './local-host.js';
 import { NetnsHost } from './netns-host.js';
 import { SimulatedHost } from './simulated-host.js';
+import { SshHost } from './ssh-host.js';
 
 /** What `agent` hosts need besides the hosts file: only `reconcile --store etcd://…` has it. */
 export interface AgentDriverContext {
@@ -29,6 +33,17 @@ function driverFor(h: HostEntry, file: HostsFile, agents: AgentDriverContext | u
       return new LocalHost(h.name, h.address, { manageThisMachine: h.manageThisMachine });
     case 'simulated':
       return new SimulatedHost(h.name, h.address, h.interfaces, file.management.address, LAB_SERVICES);
+    case 'ssh':
+      return new SshHost(h.name, h.address, {
+        user: h.user,
+        port: h.port,
+        identityFile: h.identityFile ?? defaultIdentity(),
+        knownHostsFile: h.knownHostsFile ?? path.join(os.homedir(), '.ssh', 'known_hosts'),
+        acceptNewHostKey: h.acceptNewHostKey,
+        confirmMs: h.confirmMs ?? DEFAULT_CONFIRM_MS,
+        stateDir: h.stateDir,
+        managementNamespace: file.management.namespace ?? null,
+      });
     case 'agent':
       if (!agents) throw new HostsFileError(`host '${h.name}' is an agent host: it is reached through etcd, so reconcile needs --store etcd://HOST:PORT`);
       return new AgentHost(h.name, h.address, {
@@ -39,6 +54,18 @@ function driverFor(h: HostEntry, file: HostsFile, agents: AgentDriverContext | u
         ...(agents.fence ? { fence: agents.fence } : {}),
       });
   }
+}
+
+/** The key `ssh` itself would try first. */
+function defaultIdentity(): string {
+  const dir = path.join(os.homedir(), '.ssh');
+  const found = ['id_ed25519', 'id_ecdsa', 'id_rsa'].map((f) => path.join(dir, f)).find((f) => existsSync(f));
+  return found ?? path.join(dir, 'id_ed25519');
+}
+
+/** Closes what drivers hold open (SSH connections), so a finished command can exit. */
+export async function closeDrivers(drivers: ReadonlyMap<string, HostDriver>): Promise<void> {
+  await Promise.all([...drivers.values()].map((d) => d.close?.()));
 }
 
 export function driversFromHostsFile(file: HostsFile, agents?: AgentDriverContext): Map<string, HostDriver> {

@@ -17,6 +17,11 @@ export interface Ruleset {
   program: unknown;
 }
 
+/** What a rollback found on the host, worth recording with the transition (e.g. that it had reverted by itself). */
+export interface RestoreReport {
+  note?: string;
+}
+
 /**
  * Everything the rollout needs from a host, and nothing more: the lab-namespace host, the
  * simulated host and (later) the agent-backed host implement it.
@@ -37,7 +42,16 @@ export interface HostDriver {
   apply(ruleset: Ruleset, known?: { checked: boolean; before: string | null }): Promise<void>;
   /** Asks the host whether it would accept the ruleset (e.g. `nft -c`); the reason when not. */
   dryRun?(ruleset: Ruleset): Promise<string | null>;
-  restore(snapshot: string | null): Promise<void>;
+  restore(snapshot: string | null): Promise<RestoreReport | void>;
+  /**
+   * Commit-confirmed hosts: the last apply stays in force only once confirmed (after a passing
+   * verify round); throws when the host already reverted it by itself.
+   */
+  confirm?(): Promise<void>;
+  /** How long such a host waits for `confirm()` before reverting: a rollback may have to outwait it. */
+  readonly confirmWindowMs?: number;
+  /** Releases connections (SSH hosts). */
+  close?(): Promise<void>;
   /** Hosts Palisade drives with nft directly: the runner, so drift can be watched. */
   readonly nft?: NftRunner;
   /** Runs one check; socket probes go through `prober` (the rollout's warm one) when given. */

@@ -33,6 +33,24 @@ export const HostEntry = z.discriminatedUnion('kind', [
     /** How long the agent keeps an unconfirmed apply before reverting by itself (ms). */
     confirmMs: z.number().int().positive().optional(),
   }),
+  /** A real host reached over SSH: nft, a POSIX shell and sshd on it, nothing else. */
+  z.strictObject({
+    kind: z.literal('ssh'),
+    name: z.string().min(1),
+    address: z.string().min(1),
+    user: z.string().regex(/^[A-Za-z0-9_][A-Za-z0-9_.-]{0,31}$/, 'a user name is letters, digits, _, . or -').default('root'),
+    port: z.number().int().min(1).max(65535).default(22),
+    /** Default: the reconciler's own ~/.ssh/id_ed25519 (or id_ecdsa, id_rsa). */
+    identityFile: z.string().min(1).optional(),
+    /** Default: the reconciler's own ~/.ssh/known_hosts. */
+    knownHostsFile: z.string().min(1).optional(),
+    /** Trust a host whose key the known-hosts file does not hold yet, and write it down (never a changed key). */
+    acceptNewHostKey: z.boolean().default(false),
+    /** How long the host keeps an unconfirmed apply before reverting by itself (ms). */
+    confirmMs: z.number().int().min(1000).optional(),
+    /** Where the host keeps its lock, saved table and journal. */
+    stateDir: z.string().regex(/^\/[A-Za-z0-9_./-]*$/, 'an absolute path of letters, digits, _, ., / or -').default('/var/lib/palisade'),
+  }),
 ]);
 export type HostEntry = z.infer<typeof HostEntry>;
 

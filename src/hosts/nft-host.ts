@@ -11,6 +11,12 @@ import type { HostDriver, HostInterface, Ruleset } from './host-driver.js';
 
 const run = promisify(execFile);
 
+/** The output of `ip -j addr show`: every interface with its addresses. */
+export function parseIpAddr(stdout: string): HostInterface[] {
+  const links = JSON.parse(stdout) as { ifname: string; addr_info?: { local: string }[] }[];
+  return links.map((l) => ({ name: l.ifname, addresses: (l.addr_info ?? []).map((a) => a.local) }));
+}
+
 /**
  * A host whose kernel Palisade drives with `nft` and reads with `ip`: a lab namespace or this
  * machine. Subclasses say where those commands and the connectivity probes run.
@@ -33,8 +39,7 @@ export abstract class NftHost implements HostDriver {
 
   async readInterfaces(): Promise<HostInterface[]> {
     const { stdout } = await run('ip', [...this.ipScope, '-j', 'addr', 'show'], { timeout: 10_000 });
-    const links = JSON.parse(stdout) as { ifname: string; addr_info?: { local: string }[] }[];
-    return links.map((l) => ({ name: l.ifname, addresses: (l.addr_info ?? []).map((a) => a.local) }));
+    return parseIpAddr(stdout);
   }
 
   async current(): Promise<string | null> {

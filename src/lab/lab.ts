@@ -5,6 +5,7 @@ import { z } from 'zod';
 import { SSH_FAILSAFE_CHECK } from '../checks/check-spec.js';
 import { probe } from '../checks/probes/probe.js';
 import { LAB_SERVICE_SOURCE, serviceArgs, type ServicePorts } from './lab-service.js';
+import { LabSsh, setUpLabSsh, stopAllLabSshd } from './lab-sshd.js';
 
 const run = promisify(execFile);
 
@@ -27,6 +28,8 @@ export const LabDescription = z.object({
   bridgeNamespace: z.string(),
   management: z.object({ namespace: z.string(), address: z.string() }),
   hosts: z.array(LabHost),
+  /** With `lab up --ssh`: a real sshd per host, and the keys to reach it. */
+  ssh: LabSsh.optional(),
 });
 export type LabDescription = z.infer<typeof LabDescription>;
 
@@ -72,8 +75,9 @@ export const newLabId = () => randomBytes(3).toString('hex');
 /**
  * `signal` stops the building between two steps (Ctrl-C while a lab comes up): what was built
  * is torn down and the error is thrown.
+ * `ssh.dir`: start a real sshd in every host (keys and configuration under that directory).
  */
-export async function labUp(hostNames: readonly string[], opts: { id?: string; signal?: AbortSignal } = {}): Promise<LabDescription> {
+export async function labUp(hostNames: readonly string[], opts: { id?: string; signal?: AbortSignal; ssh?: { dir: string } } = {}): Promise<LabDescription> {
   const pre = await labPrerequisites();
   if (!pre.ok) throw new LabError('LAB_NOT_ROOT', `cannot build a lab: ${pre.why}`);
   if (hostNames.length > 200) throw new LabError('LAB_COMMAND_FAILED', 'a lab holds at most 200 hosts');
@@ -103,7 +107,10 @@ export async function labUp(hostNames: readonly string[], opts: { id?: string; s
       await ip(['-n', br, 'link', 'set', peer, 'master', 'br0'], opts.signal);
       await ip(['-n', br, 'link', 'set', peer, 'up'], opts.signal);
     }
-    await Promise.all(lab.hosts.map((h) => startLabService(h.namespace)));
+    // With a real sshd on 22, the stand-in serves everything else.
+    const services = opts.ssh ? { ...LAB_SERVICES, ssh: [] } : LAB_SERVICES;
+    await Promise.all(lab.hosts.map((h) => startLabService(h.namespace, services)));
+    if (opts.ssh) lab.ssh = await setUpLabSsh(lab.hosts, opts.ssh.dir);
     await Promise.all(lab.hosts.map((h) => waitReachable(lab.management.namespace, h)));
     return lab;
   } catch (e) {
@@ -127,8 +134,8 @@ async function waitReachable(managementNamespace: string, host: LabHost): Promis
 }
 
 /** The stand-in sshd, web and DNS server in a host namespace, detached so the lab outlives the CLI. */
-async function startLabService(namespace: string): Promise<void> {
-  const child = spawn('ip', ['netns', 'exec', namespace, process.execPath, '-e', LAB_SERVICE_SOURCE, ...serviceArgs(LAB_SERVICES)], {
+async function startLabService(namespace: string, services: ServicePorts): Promise<void> {
+  const child = spawn('ip', ['netns', 'exec', namespace, process.execPath, '-e', LAB_SERVICE_SOURCE, ...serviceArgs(services)], {
     detached: true,
     stdio: ['ignore', 'pipe', 'ignore'],
   });
@@ -150,6 +157,7 @@ async function startLabService(namespace: string): Promise<void> {
 
 /** Removes every namespace of the lab and the processes inside; safe to call twice. */
 export async function labDown(lab: LabDescription): Promise<void> {
+  if (lab.ssh) await stopAllLabSshd(lab.ssh);
   await removeNamespaces([...lab.hosts.map((h) => h.namespace), lab.management.namespace, lab.bridgeNamespace]);
 }
 

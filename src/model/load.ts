@@ -1,5 +1,5 @@
-import { readdir, readFile, realpath, stat } from 'node:fs/promises';
-import { join, sep } from 'node:path';
+import { readdir, readFile, readlink, realpath, stat } from 'node:fs/promises';
+import { join } from 'node:path';
 import type { z } from 'zod';
 import type { SourceLocation } from '../state/desired-state.js';
 import { decodePolicyFile, lineColOfByte, MAX_FILE_BYTES } from './decode.js';
@@ -42,6 +42,18 @@ export type FileCache = WeakMap<object, FileOutcome>;
 export interface LoadedFile {
   path: string;
   content: string | Uint8Array;
+  /** The entry is a symbolic link to this target: it is refused, never read or skipped. */
+  symlink?: string;
+}
+
+/**
+ * Why a symlink is refused, the same for a directory (`palisade validate`) and a Git commit (the
+ * reconciler, `plan`): a commit stores only the link's target text, so what it points to (a file
+ * outside the policy directory, a loop, a directory) is not part of the reviewed change. Refusing
+ * every one, rather than following some, gives every reader the same verdict.
+ */
+export function symlinkError(file: string, target: string): ModelError {
+  return { code: 'SYMLINK', file, line: 1, col: 1, message: `symbolic link (to '${target}') refused: policy files and directories must be regular files in the repository; replace the link by the file itself` };
 }
 
 export interface LoadResult {
@@ -89,6 +101,10 @@ export function loadPolicyFiles(files: readonly LoadedFile[], opts: LoadOptions 
 
 function loadFile(file: LoadedFile, opts: LoadOptions): FileOutcome {
   const outcome: FileOutcome = { path: file.path, errors: [], warnings: [], resources: [], invalid: [] };
+  if (file.symlink !== undefined) {
+    outcome.errors.push(symlinkError(file.path, file.symlink));
+    return outcome;
+  }
   const decoded = decodePolicyFile(file.content, opts.maxFileBytes ?? MAX_FILE_BYTES);
   if (!decoded.ok) {
     outcome.errors.push({ code: decoded.code, file: file.path, ...lineColOfByte(file.content, decoded.offset), message: decoded.message });
@@ -157,7 +173,7 @@ const POLICY_FILE = /\.(ya?ml|json)$/i;
 
 /**
  * Reads every `*.yaml`, `*.yml` and `*.json` under `dir` (hidden entries such as `.git` skipped),
- * refusing symlinks that resolve outside `dir` and files over the size limit, then loads them.
+ * refusing every symlink below `dir` (`symlinkError`) and files over the size limit, then loads them.
  * Paths in the result are `dir` joined with the path inside it.
  */
 export async function loadPolicyDirectory(dir: string, opts: LoadOptions = {}): Promise<LoadResult> {
@@ -172,44 +188,28 @@ export async function readPolicyDirectory(dir: string, opts: Pick<LoadOptions, '
   const files: LoadedFile[] = [];
   const early: ModelError[] = [];
   const maxBytes = opts.maxFileBytes ?? MAX_FILE_BYTES;
-  const visited = new Set<string>();
-
-  const inside = (real: string) => real === root || real.startsWith(root + sep);
+  // Symlinks are never followed, so the walk cannot loop.
   const walk = async (abs: string, shown: string): Promise<void> => {
-    const real = await realpath(abs);
-    if (visited.has(real)) return;
-    visited.add(real);
     const entries = (await readdir(abs, { withFileTypes: true })).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
     for (const entry of entries) {
       if (entry.name.startsWith('.')) continue;
       const entryAbs = join(abs, entry.name);
       const entryShown = join(shown, entry.name);
       const fail = (code: ModelError['code'], message: string) => early.push({ code, file: entryShown, line: 1, col: 1, message });
-      let target = entryAbs;
       if (entry.isSymbolicLink()) {
-        let resolved: string;
-        try {
-          resolved = await realpath(entryAbs);
-        } catch {
-          if (POLICY_FILE.test(entry.name)) fail('READ_ERROR', 'symlink target does not exist');
-          continue;
-        }
-        if (!inside(resolved)) {
-          fail('SYMLINK_OUTSIDE', `symlink leads outside the policy directory (to ${resolved}); refusing to read it`);
-          continue;
-        }
-        target = resolved;
+        early.push(symlinkError(entryShown, await readlink(entryAbs)));
+        continue;
       }
-      const info = await stat(target);
+      const info = await stat(entryAbs);
       if (info.isDirectory()) {
-        await walk(target, entryShown);
+        await walk(entryAbs, entryShown);
       } else if (info.isFile() && POLICY_FILE.test(entry.name)) {
         if (info.size > maxBytes) {
           fail('FILE_TOO_LARGE', `file is ${info.size} bytes, larger than the ${maxBytes}-byte limit`);
           continue;
         }
         try {
-          files.push({ path: entryShown, content: await readFile(target) });
+          files.push({ path: entryShown, content: await readFile(entryAbs) });
         } catch (e) {
           fail('READ_ERROR', `cannot read file: ${(e as Error).message}`);
         }

@@ -1,4 +1,4 @@
-import { isAlias, isMap, isPair, isScalar, isSeq, LineCounter, parseAllDocuments, parseDocument, type Document, type Node, type YAMLError } from 'yaml';
+import { Document, isAlias, isMap, isPair, isScalar, isSeq, LineCounter, parseAllDocuments, Parser, type Node, type YAMLError } from 'yaml';
 
 /**
  * Reading YAML (and JSON, which is YAML) into resource candidates that remember their nodes, so
@@ -6,9 +6,13 @@ import { isAlias, isMap, isPair, isScalar, isSeq, LineCounter, parseAllDocuments
  */
 
 export const MAX_ALIAS_COUNT = 100;
+/** Calico resources nest about ten levels; deeper input is refused before it can exhaust the stack. */
+export const MAX_NESTING = 64;
+/** Tags that keep a document JSON (what Calico's Kubernetes-style decoding sees); any other is refused. */
+const JSON_TAGS = new Set(['!!str', '!!int', '!!float', '!!bool', '!!null', '!!map', '!!seq', 'tag:yaml.org,2002:str', 'tag:yaml.org,2002:int', 'tag:yaml.org,2002:float', 'tag:yaml.org,2002:bool', 'tag:yaml.org,2002:null', 'tag:yaml.org,2002:map', 'tag:yaml.org,2002:seq']);
 
 export interface YamlProblem {
-  code: 'YAML_SYNTAX' | 'DUPLICATE_KEY' | 'ALIAS_LIMIT' | 'NOT_A_RESOURCE';
+  code: 'YAML_SYNTAX' | 'DUPLICATE_KEY' | 'ALIAS_LIMIT' | 'NOT_A_RESOURCE' | 'NESTING_LIMIT' | 'UNKNOWN_TAG';
   line: number;
   col: number;
   message: string;
@@ -33,19 +37,61 @@ const pos = (lc: LineCounter, offset: number) => {
   return { line: p.line, col: p.col };
 };
 
-export function parseYamlResources(text: string, maxAliasCount = MAX_ALIAS_COUNT): ParsedYaml {
+/**
+ * The one YAML reader for policy files and palisade.yaml. Before composing, the concrete syntax
+ * tree is walked without recursion: nesting deeper than `MAX_NESTING` is refused with its line
+ * (the composer would otherwise fail with "Maximum call stack size exceeded"), and every explicit
+ * tag other than the JSON core ones (`!foo`, `!!binary`, `!!set`, `!!timestamp`, …) is refused
+ * with its line, instead of being read as a string, a Buffer, a Set or a Date.
+ */
+export function readYamlDocuments(text: string): { docs: Document[]; lineCounter: LineCounter; problems: YamlProblem[] } {
   const lineCounter = new LineCounter();
+  const problems = syntaxTreeProblems(text);
+  if (problems.length > 0) return { docs: [], lineCounter, problems };
   const docs = parseAllDocuments(text, { lineCounter, uniqueKeys: true, merge: true, prettyErrors: false });
-  const candidates: Candidate[] = [];
+  const list = Array.isArray(docs) ? docs : [];
+  const good: Document[] = [];
+  for (const doc of list) {
+    if (doc.errors.length === 0) good.push(doc);
+    problems.push(...syntaxProblems(doc.errors, lineCounter));
+  }
+  return { docs: good, lineCounter, problems };
+}
+
+type CstToken = { type?: string; offset?: number; source?: string; [k: string]: unknown };
+const COLLECTIONS = new Set(['block-map', 'block-seq', 'flow-collection']);
+const CHILDREN = ['start', 'props', 'key', 'sep', 'value', 'items', 'end'] as const;
+
+function syntaxTreeProblems(text: string): YamlProblem[] {
+  const lc = new LineCounter();
   const problems: YamlProblem[] = [];
-  if (!Array.isArray(docs)) return { candidates, problems };
-  for (const doc of docs) {
-    if (doc.errors.length > 0) {
-      problems.push(...syntaxProblems(doc.errors, lineCounter));
+  const stack: { token: unknown; depth: number }[] = [];
+  for (const doc of new Parser(lc.addNewLine).parse(text)) stack.push({ token: doc, depth: 0 });
+  while (stack.length > 0) {
+    const { token, depth } = stack.pop()!;
+    if (Array.isArray(token)) {
+      for (const t of token) stack.push({ token: t, depth });
       continue;
     }
-    collect(doc, doc.contents, lineCounter, maxAliasCount, candidates, problems, false);
+    if (!token || typeof token !== 'object') continue;
+    const t = token as CstToken;
+    const d = COLLECTIONS.has(t.type ?? '') ? depth + 1 : depth;
+    if (d > MAX_NESTING) {
+      problems.push({ code: 'NESTING_LIMIT', ...pos(lc, t.offset ?? 0), message: `nesting deeper than ${MAX_NESTING} levels; refusing a possible resource exhaustion attack` });
+      return problems;
+    }
+    if (t.type === 'tag' && typeof t.source === 'string' && !JSON_TAGS.has(t.source.replace(/^!<(.*)>$/, '$1'))) {
+      problems.push({ code: 'UNKNOWN_TAG', ...pos(lc, t.offset ?? 0), message: `YAML tag ${t.source} is not supported: policy files are plain JSON-compatible YAML (only !!str, !!int, !!float, !!bool, !!null, !!map, !!seq)` });
+    }
+    for (const k of CHILDREN) if (t[k] !== undefined) stack.push({ token: t[k], depth: d });
   }
+  return problems.sort((a, b) => a.line - b.line || a.col - b.col);
+}
+
+export function parseYamlResources(text: string, maxAliasCount = MAX_ALIAS_COUNT): ParsedYaml {
+  const { docs, lineCounter, problems } = readYamlDocuments(text);
+  const candidates: Candidate[] = [];
+  for (const doc of docs) collect(doc, doc.contents, lineCounter, maxAliasCount, candidates, problems, false);
   return { candidates, problems };
 }
 
@@ -62,9 +108,10 @@ function syntaxProblems(errors: readonly YAMLError[], lc: LineCounter): YamlProb
  * value, located like a resource candidate, so schema errors name their line and column.
  */
 export function parseYamlDocument(text: string, maxAliasCount = MAX_ALIAS_COUNT): { candidate: Candidate | null; problems: YamlProblem[] } {
-  const lineCounter = new LineCounter();
-  const doc = parseDocument(text, { lineCounter, uniqueKeys: true, merge: true, prettyErrors: false });
-  if (doc.errors.length > 0) return { candidate: null, problems: syntaxProblems(doc.errors, lineCounter) };
+  const { docs, lineCounter, problems } = readYamlDocuments(text);
+  if (problems.length > 0) return { candidate: null, problems };
+  if (docs.length > 1) return { candidate: null, problems: [{ code: 'YAML_SYNTAX', ...startOf(docs[1]!.contents, lineCounter), message: 'invalid YAML: a configuration file holds one document' }] };
+  const doc = docs[0] ?? new Document();
   let value: unknown;
   try {
     value = doc.toJS({ maxAliasCount });

@@ -56,6 +56,8 @@ export interface NotifyFold {
 export const emptyFold = (): NotifyFold => ({ open: {} });
 
 const MAX_REASON = 1000;
+/** States in which a host is first seen failing (a rollback starts, or it never got the change). */
+const FAILING: ReadonlySet<string> = new Set(['rollingBack', 'failed', 'unreachable', 'rejected']);
 
 const failing = (checks: readonly CheckOutcome[] | undefined) => (checks ?? []).filter((c) => !c.ok && !c.preexisting).map((c) => `${c.name}: ${c.detail}`);
 const clip = (s: string) => (s.length > MAX_REASON ? `${s.slice(0, MAX_REASON - 1)}…` : s);
@@ -93,14 +95,10 @@ export function step(fold: NotifyFold, e: PalisadeEvent): Notification | null {
       if (e.from === 'confirmed') r.confirmed = r.confirmed.filter((h) => h !== e.host);
       if (e.to === 'confirmed') r.confirmed.push(e.host);
       // The first host to fail is the one a status names; hosts undone after it were fine.
-      if (e.to === 'rollingBack' && !r.failure) {
-        r.failure = { host: e.host, ...(checks[0] ? { check: checks[0] } : {}), ...(e.reason ? { reason: clip(e.reason) } : {}) };
-      }
+      // The first host to fail is the one a status names; hosts undone after it were fine.
+      if (FAILING.has(e.to)) r.failure ??= { host: e.host, ...(checks[0] ? { check: checks[0] } : {}), ...(e.reason ? { reason: clip(e.reason) } : {}) };
       if (!isHostResult(e.to)) return null;
       const kind: NotifyKind = e.to;
-      if ((kind === 'failed' || kind === 'rejected' || kind === 'unreachable') && !r.failure) {
-        r.failure = { host: e.host, ...(checks[0] ? { check: checks[0] } : {}), ...(e.reason ? { reason: clip(e.reason) } : {}) };
-      }
       return {
         ...base,
         ...withTitle,

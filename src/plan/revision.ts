@@ -1,4 +1,5 @@
 import path from 'node:path';
+import type { LoadedFile } from '../model/load.js';
 import { readRepository, type PolicyRepository } from '../repository/repository.js';
 import { ROLLOUT_CONFIG_FILE } from '../rollout/rollout-config.js';
 import { desiredStateOf, type DesiredState } from '../state/desired-state.js';
@@ -8,7 +9,7 @@ export interface RevisionFiles {
   /** What the user called it (`main`, `HEAD`, a commit id). */
   ref: string;
   commit?: string;
-  files: readonly { path: string; content: string | Uint8Array }[];
+  files: readonly LoadedFile[];
   /** Path of `palisade.yaml` among `files`; default `palisade.yaml`. */
   configPath?: string;
 }

@@ -23,8 +23,11 @@ export interface FailsafeOptions {
    * a host is unreachable. Default: SSH from the management network.
    */
   failsafeChecks?: readonly CheckSpec[];
-  /** Where the hosts' own feed lives (`host:port`), checked from every host as a failsafe. */
-  feedEndpoint?: { host: string; port: number };
+  /**
+   * Where the hosts' own feed lives (every etcd member, `host:port`), checked from every host as
+   * a failsafe: the path is there when the host reaches any one of them.
+   */
+  feedEndpoints?: readonly { host: string; port: number }[];
 }
 
 export interface RevisionPlan {
@@ -71,8 +74,11 @@ export function rulesetFor(context: CompileContext, host: string, interfaces: Ho
  */
 export function failsafeChecks(opts: FailsafeOptions): CheckSpec[] {
   const failsafe = [...(opts.failsafeChecks ?? [SSH_FAILSAFE_CHECK])];
-  const feed = opts.feedEndpoint;
-  if (feed) failsafe.push(CheckSpec.parse({ name: 'path-to-feed', kind: 'tcp', vantage: 'host', target: feed.host, port: feed.port }));
+  const [first, ...more] = opts.feedEndpoints ?? [];
+  if (first) {
+    const anyOf = more.length ? { anyOf: [first, ...more].map((e) => ({ target: e.host, port: e.port })) } : {};
+    failsafe.push(CheckSpec.parse({ name: 'path-to-feed', kind: 'tcp', vantage: 'host', target: first.host, port: first.port, ...anyOf }));
+  }
   return failsafe;
 }
 

@@ -1,5 +1,5 @@
 import type { ModelErrorRecord } from '../eventlog/events.js';
-import type { GitSource } from '../git/source.js';
+import type { GitSource, PolicyFile } from '../git/source.js';
 import type { Logger } from '../log/logger.js';
 import type { PalisadeMetrics } from '../metrics.js';
 import type { FileCache } from '../model/load.js';
@@ -23,7 +23,7 @@ export interface RevisionSourceOptions {
  * keep their buffers, so the model re-parses only what changed.
  */
 export class RevisionSource {
-  private tree: { revision: string; files: Map<string, Uint8Array> } | null = null;
+  private tree: { revision: string; files: Map<string, PolicyFile> } | null = null;
   private readonly fileCache: FileCache = new WeakMap();
 
   constructor(private readonly opts: RevisionSourceOptions) {}
@@ -35,9 +35,9 @@ export class RevisionSource {
   }
 
   /** A revision's policy files: the last revision's plus what `git diff` says changed, or a full read. */
-  private async filesOf(revision: string): Promise<{ path: string; content: Uint8Array }[]> {
+  private async filesOf(revision: string): Promise<PolicyFile[]> {
     const { git } = this.opts;
-    let files: Map<string, Uint8Array> | null = null;
+    let files: Map<string, PolicyFile> | null = null;
     if (this.tree && this.tree.revision !== revision) {
       const started = performance.now();
       const changes = await git.diff(this.tree.revision, revision).catch((e: unknown) => {
@@ -50,12 +50,12 @@ export class RevisionSource {
         files = new Map(this.tree.files);
         for (const c of changes) {
           if (c.change === 'removed') files.delete(c.path);
-          else files.set(c.path, c.content!);
+          else files.set(c.path, { path: c.path, content: c.content!, ...(c.symlink !== undefined ? { symlink: c.symlink } : {}) });
         }
       }
     } else if (this.tree) files = this.tree.files;
-    files ??= new Map((await git.readFiles(revision)).map((f) => [f.path, f.content]));
+    files ??= new Map((await git.readFiles(revision)).map((f) => [f.path, f]));
     this.tree = { revision, files };
-    return [...files].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([path, content]) => ({ path, content }));
+    return [...files.values()].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
   }
 }

@@ -20,7 +20,8 @@ export interface PolicyRepository {
 /** `root` is the prefix the file paths carry (a directory path), empty for paths relative to the repository. */
 export function readRepository(files: readonly LoadedFile[], opts: LoadOptions & { root?: string } = {}): PolicyRepository {
   const configPath = path.join(opts.root ?? '', ROLLOUT_CONFIG_FILE);
-  const configFile = files.find((f) => path.normalize(f.path) === configPath);
+  // A symlinked palisade.yaml is not the configuration: it goes to the model, which refuses it.
+  const configFile = files.find((f) => path.normalize(f.path) === configPath && f.symlink === undefined);
   const loaded = loadPolicyFiles(
     files.filter((f) => f !== configFile),
     opts,

@@ -191,7 +191,22 @@ export function startRollout(
     return taken;
   };
 
-  const verify = (input: EffectInput) => withTimeout('verification', config.timeouts.verify, round(input.host));
+  // A passing round is what keeps a commit-confirmed host's apply in force: confirm it then.
+  const verify = (input: EffectInput) =>
+    withTimeout(
+      'verification',
+      config.timeouts.verify,
+      round(input.host).then(async (r) => {
+        const d = driver(input.host);
+        if (!r.ok || !d.confirm) return r;
+        try {
+          await d.confirm();
+          return r;
+        } catch (e) {
+          return { ok: false, checks: [...r.checks, { name: 'commit-confirmed', ok: false, detail: (e as Error).message }] };
+        }
+      }),
+    );
 
   const host = hostMachineWithClock(now).provide({
     actors: {
@@ -241,13 +256,15 @@ export function startRollout(
       }),
       verify: fromPromise<CheckRound, EffectInput>(({ input }) => verify(input)),
       soak: soakRounds(deps.clock ?? { setTimeout, clearTimeout }, verify),
-      restore: fromPromise<{ rulesetHash: string }, EffectInput>(async ({ input }) => {
+      restore: fromPromise<{ rulesetHash: string; note?: string }, EffectInput>(async ({ input }) => {
         await recorder.flush();
         const before = await deps.snapshots.get(input.host, revision);
         // No snapshot means the apply never started: the host still holds what it had.
         deps.observer?.applying(input.host, { hash: 'previous', text: before?.snapshot ?? '', program: null });
-        if (before) await withTimeout('restore', config.timeouts.apply, driver(input.host).restore(before.snapshot));
-        return { rulesetHash: before?.snapshot == null ? 'none' : 'previous' };
+        const d = driver(input.host);
+        // A host the change cut off is reachable again only once its own revert ran.
+        const report = before ? await withTimeout('restore', config.timeouts.apply + (d.confirmWindowMs ?? 0), d.restore(before.snapshot)) : undefined;
+        return { rulesetHash: before?.snapshot == null ? 'none' : 'previous', ...(report?.note ? { note: report.note } : {}) };
       }),
     },
   });

@@ -67,6 +67,10 @@ export class PreparedProgram {
     return specificOnly ? undefined : this.wildcard;
   }
 
+  wildcardEndpoint(): EndpointProgram | undefined {
+    return this.wildcard;
+  }
+
   inSet(id: string, address: Cidr): boolean {
     return this.sets.get(id)?.has(address) ?? false;
   }

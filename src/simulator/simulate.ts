@@ -86,8 +86,8 @@ export function simulate(program: HostProgram, packet: Packet): Simulation {
   // raw: untracked policy (never for the `*` HEP); mangle: pre-DNAT, ingress only.
   const early: [StageKind, Direction][] = packet.direction === 'ingress' ? [['untracked', 'ingress'], ['prednat', 'ingress']] : [['untracked', 'egress']];
   for (const [stage, direction] of early) {
-    if (stage === 'prednat' && prepared.isWorkload(packet.iface)) continue;
-    const ep = prepared.endpointFor(packet.iface, stage === 'untracked');
+    // Pre-DNAT dispatch has no workload exclusion: the `*` HEP's policy meets workload traffic too.
+    const ep = stage === 'prednat' && prepared.isWorkload(packet.iface) ? prepared.wildcardEndpoint() : prepared.endpointFor(packet.iface, stage === 'untracked');
     const sp = ep?.stages[stageKey(stage, direction)];
     if (!ep || !sp) continue;
     const o = runStage(ctx, ep, stage, direction);

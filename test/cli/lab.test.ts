@@ -5,8 +5,11 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { runLab } from '../../src/cli/lab.js';
 import { readHostsFile } from '../../src/hosts/hosts-file.js';
 import { LabDescription, labDown, labPrerequisites, listLabNamespaces } from '../../src/lab/lab.js';
+import { isRunning, sshPrerequisites } from '../../src/lab/lab-sshd.js';
+import { sh } from '../support/netns.js';
 
 const pre = await labPrerequisites();
+const ssh = pre.ok ? await sshPrerequisites() : pre;
 const io = () => {
   const out = { text: '' };
   return { out, io: { stdout: { write: (s: string) => (out.text += s) }, stderr: { write: (s: string) => (out.text += s) } } };
@@ -41,5 +44,28 @@ describe.skipIf(!pre.ok)('palisade lab up|down', () => {
     const empty = await mkdtemp(path.join(os.tmpdir(), 'palisade-lab-cli-'));
     await expect(runLab(['down', '--state', empty], io().io)).rejects.toThrow(/no lab description/);
     await rm(empty, { recursive: true, force: true });
+  });
+
+  it.skipIf(!ssh.ok)('--ssh: a real sshd per host on its own address only, hosts of kind ssh with a known-hosts file; down kills every sshd', async () => {
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'palisade-lab-ssh-'));
+    try {
+      expect(await runLab(['up', '--state', dir, '--hosts', 'h1,h2', '--ssh'], io().io)).toBe(0);
+      lab = LabDescription.parse(JSON.parse(await readFile(path.join(dir, 'lab.json'), 'utf8')));
+      const hosts = await readHostsFile(path.join(dir, 'hosts.json'));
+      expect(hosts.hosts.map((h) => [h.kind, h.name, h.address])).toEqual([['ssh', 'h1', '198.18.0.11'], ['ssh', 'h2', '198.18.0.12']]);
+      const known = await readFile(lab.ssh!.knownHostsFile, 'utf8');
+      expect(known.split('\n').filter(Boolean).map((l) => l.split(' ').slice(0, 2).join(' '))).toEqual(['198.18.0.11 ssh-ed25519', '198.18.0.12 ssh-ed25519']);
+      for (const h of lab.hosts) {
+        expect(isRunning(lab.ssh!.hosts[h.name]!.pid)).toBe(true);
+        const listening = await sh('ip', ['netns', 'exec', h.namespace, 'ss', '-Htln', '( sport = :22 )']);
+        expect(listening.trim().split(/\s+/)[3]).toBe(`${h.address}:22`);
+      }
+      const pids = Object.values(lab.ssh!.hosts).map((h) => h.pid);
+      expect(await runLab(['down', '--state', dir], io().io)).toBe(0);
+      for (const pid of pids) expect(isRunning(pid)).toBe(false);
+      lab = null;
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -63,7 +63,7 @@ describe('palisade.yaml', () => {
 
   it('refuses YAML syntax errors, duplicate keys and alias bombs', () => {
     expect(parseRolloutConfig('soak: [1\n', 'p.yaml').errors[0]).toMatchObject({ code: 'YAML_SYNTAX', file: 'p.yaml' });
-    expect(parseRolloutConfig('soak: 1\nsoak: 2\n').errors[0]).toMatchObject({ code: 'YAML_SYNTAX', line: 2 });
+    expect(parseRolloutConfig('soak: 1\nsoak: 2\n').errors[0]).toMatchObject({ code: 'DUPLICATE_KEY', line: 2 });
     const bomb = ['a: &a [x, x, x, x, x, x, x, x, x, x]', ...Array.from({ length: 6 }, (_, i) => `${String.fromCharCode(98 + i)}: &${String.fromCharCode(98 + i)} [*${String.fromCharCode(97 + i)}, *${String.fromCharCode(97 + i)}, *${String.fromCharCode(97 + i)}, *${String.fromCharCode(97 + i)}, *${String.fromCharCode(97 + i)}, *${String.fromCharCode(97 + i)}, *${String.fromCharCode(97 + i)}, *${String.fromCharCode(97 + i)}, *${String.fromCharCode(97 + i)}, *${String.fromCharCode(97 + i)}]`)].join('\n');
     expect(parseRolloutConfig(bomb).errors[0]).toMatchObject({ code: 'ALIAS_LIMIT' });
   });

@@ -86,6 +86,8 @@ export async function startEtcd(opts: EtcdOptions = {}): Promise<EtcdCluster> {
       ...(opts.flags ?? []),
     ];
     await mkdir(s.dir, { recursive: true });
+    // A member SIGKILLed earlier leaves its socket file behind, and etcd will not bind over it.
+    if (inNs) await rm(join(s.dir, 'client.sock:0'), { force: true });
     const proc = opts.namespace ? spawn('ip', ['netns', 'exec', opts.namespace, 'etcd', ...args], { cwd: s.dir, stdio: ['ignore', 'ignore', 'pipe'] }) : spawn('etcd', args, { cwd: s.dir, stdio: ['ignore', 'ignore', 'pipe'] });
     live.add(proc);
     procs[i] = proc;

@@ -157,3 +157,77 @@ export async function ping(ns: string, host: string, timeoutS = 1, from?: string
     () => false,
   );
 }
+
+/** The MAC address of `dev` inside `ns`. */
+export async function macOf(ns: string, dev: string): Promise<string> {
+  const out = await inNs(ns, 'cat', [`/sys/class/net/${dev}/address`]);
+  return out.trim();
+}
+
+/**
+ * IPv6 (ULA, fd00::/8 only) on both ends of a veth pair, without duplicate address detection and
+ * with permanent neighbour entries, so no neighbour discovery has to pass the policy under test.
+ */
+export async function addIpv6(pair: VethPair, clientAddrs: string[], serverAddr: string): Promise<void> {
+  for (const a of [...clientAddrs, serverAddr]) if (!/^fd[0-9a-f]{2}:/i.test(a)) throw new Error(`refusing non-ULA test address ${a}`);
+  const [clientMac, serverMac] = [await macOf(pair.client, pair.clientIf), await macOf(pair.server, pair.serverIf)];
+  for (const a of clientAddrs) {
+    await inNs(pair.client, 'ip', ['-6', 'addr', 'add', `${a}/64`, 'dev', pair.clientIf, 'nodad']);
+    await inNs(pair.server, 'ip', ['-6', 'neigh', 'replace', a, 'lladdr', clientMac, 'dev', pair.serverIf, 'nud', 'permanent']);
+  }
+  await inNs(pair.server, 'ip', ['-6', 'addr', 'add', `${serverAddr}/64`, 'dev', pair.serverIf, 'nodad']);
+  await inNs(pair.client, 'ip', ['-6', 'neigh', 'replace', serverAddr, 'lladdr', serverMac, 'dev', pair.clientIf, 'nud', 'permanent']);
+}
+
+/** A client and a server on two subnets, joined by a router namespace that forwards between them. */
+export interface RoutedNet {
+  client: string;
+  router: string;
+  server: string;
+  /** The router's interfaces towards the client (left) and the server (right). */
+  leftIf: string;
+  rightIf: string;
+  clientAddr: string;
+  serverAddr: string;
+  routerLeft: string;
+  routerRight: string;
+  destroy(): Promise<void>;
+}
+
+export async function createRoutedNet(left: number, right: number): Promise<RoutedNet> {
+  const a = await createVethPair(left);
+  const b = await createVethPair(right).catch(async (e: unknown) => {
+    await a.destroy();
+    throw e;
+  });
+  // a.server is the router's left side; b's client namespace is folded into it.
+  const net: RoutedNet = {
+    client: a.client,
+    router: a.server,
+    server: b.server,
+    leftIf: a.serverIf,
+    rightIf: b.clientIf,
+    clientAddr: a.clientAddr,
+    serverAddr: b.serverAddr,
+    routerLeft: a.serverAddr,
+    routerRight: `198.18.${right}.254`,
+    destroy: async () => {
+      await a.destroy();
+      await b.destroy();
+    },
+  };
+  try {
+    // Move b's router-side end into a's server namespace (between two named namespaces; never the root).
+    await inNs(b.client, 'ip', ['link', 'set', b.clientIf, 'netns', a.server]);
+    await inNs(a.server, 'ip', ['addr', 'add', `${net.routerRight}/24`, 'dev', b.clientIf]);
+    await inNs(a.server, 'ip', ['link', 'set', b.clientIf, 'up']);
+    await waitOperUp(a.server, b.clientIf);
+    await inNs(a.server, 'sysctl', ['-qw', 'net.ipv4.ip_forward=1']);
+    await inNs(a.client, 'ip', ['route', 'add', `198.18.${right}.0/24`, 'via', a.serverAddr]);
+    await inNs(b.server, 'ip', ['route', 'add', `198.18.${left}.0/24`, 'via', net.routerRight]);
+    return net;
+  } catch (e) {
+    await net.destroy();
+    throw e;
+  }
+}

@@ -4,7 +4,7 @@ import { createInterface } from 'node:readline';
 /**
  * A long-lived node process inside a namespace: it listens on TCP and UDP (echo) ports and, on
  * request, tries a batch of connections in parallel. One spawn per test file instead of one per
- * probe keeps hundreds of differential cases fast.
+ * probe keeps hundreds of differential cases fast. IPv4 and IPv6 (by the address's form).
  */
 const AGENT_JS = `
 const net = require('node:net'); const dgram = require('node:dgram'); const rl = require('node:readline');
@@ -12,13 +12,13 @@ const [hosts, tcpPorts, udpPorts] = process.argv.slice(1);
 let pending = 0; const ready = () => { if (--pending === 0) process.stdout.write('ready\\n'); };
 for (const host of hosts.split(',')) {
   for (const p of tcpPorts.split(',').filter(Boolean)) { pending++; net.createServer((c) => { c.on('error', () => {}); c.end(); }).listen(Number(p), host, ready); }
-  for (const p of udpPorts.split(',').filter(Boolean)) { pending++; const s = dgram.createSocket('udp4'); s.on('error', () => {}); s.on('message', (m, r) => s.send('ok', r.port, r.address)); s.bind(Number(p), host, ready); }
+  for (const p of udpPorts.split(',').filter(Boolean)) { pending++; const s = dgram.createSocket(host.includes(':') ? 'udp6' : 'udp4'); s.on('error', () => {}); s.on('message', (m, r) => s.send('ok', r.port, r.address)); s.bind(Number(p), host, ready); }
 }
 if (pending === 0) process.stdout.write('ready\\n');
 const one = (t, timeout) => new Promise((resolve) => {
   let s; const done = (ok) => { clearTimeout(timer); try { s.destroy ? s.destroy() : s.close(); } catch {} resolve(ok); };
   const timer = setTimeout(() => done(false), timeout);
-  if (t.proto === 'udp') { s = dgram.createSocket('udp4'); s.on('message', () => done(true)); s.on('error', () => done(false)); s.bind({ address: t.from }, () => s.send('hi', t.port, t.host)); }
+  if (t.proto === 'udp') { s = dgram.createSocket(t.from.includes(':') ? 'udp6' : 'udp4'); s.on('message', () => done(true)); s.on('error', () => done(false)); s.bind({ address: t.from }, () => s.send('hi', t.port, t.host)); }
   else { s = net.connect({ host: t.host, port: t.port, localAddress: t.from }); s.on('connect', () => done(true)); s.on('error', () => done(false)); }
 });
 rl.createInterface({ input: process.stdin }).on('line', async (line) => {

@@ -5,6 +5,8 @@ import git from 'isomorphic-git';
 
 type Dir = Map<string, Dir | string>;
 
+const SYMLINK_MARK = '\0symlink:';
+
 /**
  * A real repository built with isomorphic-git, writing objects directly (no worktree), so a
  * test can afford thousands of files. `commit` applies changes on top of the branch tip.
@@ -17,6 +19,11 @@ export class TestRepo {
 
   private constructor(readonly dir: string, readonly branch: string, bare: boolean) {
     this.gitdir = bare ? dir : join(dir, '.git');
+  }
+
+  /** A file content that `commit` writes as a symbolic link (mode 120000) to `target`. */
+  static symlink(target: string): string {
+    return SYMLINK_MARK + target;
   }
 
   static async create(dir: string, opts: { branch?: string; bare?: boolean } = {}): Promise<TestRepo> {
@@ -78,7 +85,9 @@ export class TestRepo {
     const entries = await Promise.all(
       [...dir].map(async ([path, v]) =>
         typeof v === 'string'
-          ? { path, mode: '100644', type: 'blob' as const, oid: await this.writeBlob(v) }
+          ? v.startsWith(SYMLINK_MARK)
+            ? { path, mode: '120000', type: 'blob' as const, oid: await this.writeBlob(v.slice(SYMLINK_MARK.length)) }
+            : { path, mode: '100644', type: 'blob' as const, oid: await this.writeBlob(v) }
           : { path, mode: '040000', type: 'tree' as const, oid: await this.writeTree(v) },
       ),
     );

@@ -31,3 +31,53 @@ export async function probeSsh(target: string, port: number, timeoutMs: number, 
   const line = typeof r['line'] === 'string' ? r['line'] : '';
   return isSshBanner(line) ? reached(r.ms) : notReached(r.ms, `connected but no SSH banner (first line ${JSON.stringify(line.slice(0, 60))})`);
 }
+
+/** What the known-hosts file says a target's key must be: `judge` returns why an offered key is refused. */
+export interface HostKeyCheck {
+  /** Host key algorithms to ask for (those of the known keys), or null for the client's defaults. */
+  algorithms: string[] | null;
+  judge(offered: Buffer): string | null;
+}
+
+/**
+ * A real SSH handshake: key exchange completes and the server proves it holds a key the
+ * known-hosts file lists (ssh2 verifies the exchange signature before 'handshake'). No login is
+ * attempted. Runs in this process over a connection opened from `origin`, bounded by `timeoutMs`.
+ */
+export async function probeSshHandshake(target: string, port: number, timeoutMs: number, origin: ProbeOrigin, hostKeys: HostKeyCheck): Promise<ProbeResult> {
+  const t0 = Date.now();
+  const { dial } = await import('./dialer.js');
+  const { Client } = await import('ssh2');
+  let sock: Awaited<ReturnType<typeof dial>>;
+  try {
+    sock = await dial(origin, target, port, timeoutMs);
+  } catch (e) {
+    if ((e as { code?: string }).code?.startsWith('PROBE_')) throw e;
+    return notReached(Date.now() - t0, (e as { code?: string }).code ?? (e as Error).message);
+  }
+  return new Promise<ProbeResult>((resolve) => {
+    const client = new Client();
+    let refused: string | null = null;
+    const done = (r: ProbeResult) => {
+      clearTimeout(timer);
+      client.removeAllListeners('handshake');
+      client.on('error', () => undefined);
+      client.end();
+      sock.destroy();
+      resolve(r);
+    };
+    const timer = setTimeout(() => done(notReached(Date.now() - t0, `no SSH handshake within ${timeoutMs} ms`)), Math.max(1, timeoutMs - (Date.now() - t0)));
+    client.once('handshake', () => done(reached(Date.now() - t0)));
+    client.once('error', (e) => done(notReached(Date.now() - t0, refused ?? `SSH handshake failed: ${e.message}`)));
+    client.connect({
+      sock,
+      username: 'palisade-check',
+      readyTimeout: timeoutMs,
+      ...(hostKeys.algorithms ? { algorithms: { serverHostKey: hostKeys.algorithms as never } } : {}),
+      hostVerifier: (offered: Buffer) => {
+        refused = hostKeys.judge(offered);
+        return refused === null;
+      },
+    });
+  });
+}
