@@ -14,7 +14,7 @@ import { fileURLToPath } from 'node:url';
 const here = path.dirname(fileURLToPath(import.meta.url));
 const filters = process.argv.slice(2);
 const root = process.getuid?.() === 0;
-const NEEDS_ROOT = new Set(['dataplane', 'etcd']);
+const NEEDS_ROOT = new Set(['dataplane', 'etcd', 'ssh']);
 const selected = (id: string) => filters.length === 0 || filters.some((f) => id === f || id.startsWith(`${f}/`));
 
 const scripts: string[] = [];

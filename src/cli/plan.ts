@@ -24,8 +24,9 @@ export const PLAN_USAGE = `usage: palisade plan --base REV [--head REV] [--repo 
        palisade plan comment --body-file FILE [--repository OWNER/NAME] [--pr N] [--api-url URL] [-o text|json]
 
 Says what a change does before it is merged: validation of the head, resource changes field by
-field, the hosts it touches and their ruleset diff, every connection it opens or closes (from the
-simulator, on both revisions), DANGER when a check's path closes, lints, and the rollout waves.
+field, the hosts it touches and their ruleset diff, the exact set of flows each host gains or
+loses (header-space boxes: nothing outside them changes), DANGER when a check's path loses,
+the intents of palisade.yaml proven on every host, lints, and the rollout waves.
 
   --repo PATH          local Git repository (default: .)
   --base REV           the revision the change is compared with: any git revision (origin/main,
@@ -41,8 +42,8 @@ simulator, on both revisions), DANGER when a check's path closes, lints, and the
   --markdown-out FILE  also write the markdown comment to FILE
   -h, --help           this text
 
-Exit status: 0 fine, 1 the head does not validate, 2 dangerous (unless --allow-danger),
-3 the plan could not be made (usage, repository or revision errors).
+Exit status: 0 fine, 1 the head does not validate, 2 an intent is violated, or dangerous
+(unless --allow-danger), 3 the plan could not be made (usage, repository or revision errors).
 
 plan comment: creates or updates the one Palisade comment on a pull request with FILE's text.
 Reads GITHUB_TOKEN, GITHUB_REPOSITORY, GITHUB_API_URL and GITHUB_EVENT_PATH as GitHub Actions
@@ -124,6 +125,8 @@ async function plan(argv: string[], io: CommandIO): Promise<number> {
 
 export function exitCode(report: PlanReport, allowDanger: boolean): number {
   if (report.outcome === 'invalid') return 1;
+  // A violated intent is the repository's own statement failing: --allow-danger does not waive it.
+  if (report.outcome === 'violated') return 2;
   if (report.outcome === 'dangerous' && !allowDanger) return 2;
   return 0;
 }

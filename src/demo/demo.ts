@@ -13,7 +13,9 @@ import { cleanUpOnSignals } from '../cli/interrupt.js';
 import type { CommandIO } from '../cli/io.js';
 import { openFileEventStore } from '../eventlog/file-store.js';
 import { openGitSource } from '../git/source.js';
-import { driversFromHostsFile } from '../hosts/drivers.js';
+import { closeDialers } from '../checks/probes/dialer.js';
+import { closeDrivers, driversFromHostsFile } from '../hosts/drivers.js';
+import { sshPrerequisites } from '../lab/lab-sshd.js';
 import type { HostsFile } from '../hosts/hosts-file.js';
 import { hostAddress, labDown, labDownById, labPrerequisites, labUp, MANAGEMENT_ADDRESS, newLabId, type LabDescription } from '../lab/lab.js';
 import { createLogger, LOG_FORMATS, type LogFormat } from '../log/logger.js';
@@ -201,9 +203,12 @@ async function tellStory(opts: { simulated: boolean; say: (text: string) => void
     let hostsFile: HostsFile;
     if (simulated) hostsFile = simulatedHostsFile();
     else {
-      lab = await labUp(HOSTS, { id: opts.labId, signal });
-      hostsFile = hostsFileForLab(lab);
+      // With OpenSSH installed, the hosts are driven the way real ones are: over SSH, commit-confirmed.
+      const ssh = (await sshPrerequisites()).ok;
+      lab = await labUp(HOSTS, { id: opts.labId, signal, ...(ssh ? { ssh: { dir: path.join(work, 'lab') } } : {}) });
+      hostsFile = hostsFileForLab(lab, { confirmMs: 15_000 });
       say(`   lab ${lab.id}: ${lab.hosts.map((h) => `${h.name}=${h.address} (netns ${h.namespace})`).join(', ')}`);
+      if (ssh) say('   every host runs a real sshd; the reconciler reaches them over SSH, and each host reverts an apply by itself unless it is confirmed within 15 s.');
     }
 
     const logger = createLogger({ simulated, format: opts.logFormat });
@@ -244,6 +249,8 @@ async function tellStory(opts: { simulated: boolean; say: (text: string) => void
     for (const line of probes) say(line);
 
     const events = await store.read();
+    await closeDrivers(drivers);
+    await closeDialers();
     await source.close();
     await store.close();
     say('');

@@ -2,10 +2,16 @@ import { SSH_FAILSAFE_CHECK, type CheckSpec } from '../checks/check-spec.js';
 import type { Direction } from '../compiler/ir.js';
 import { PROTO_ICMP, PROTO_TCP, PROTO_UDP } from '../compiler/protocols.js';
 import { formatCidr, tryParseCidr } from '../net/cidr.js';
-import type { Service } from './probes.js';
+
+/** What a check sends: a protocol with a destination port, or an ICMP type. */
+export interface Service {
+  proto: number;
+  port?: number;
+  icmpType?: number;
+}
 
 /**
- * What a rollout check needs from a host's firewall, as a path the plan can probe: a check from
+ * What a rollout check needs from a host's firewall, as a path the plan can prove: a check from
  * the controller is an inbound connection from the management network; a check from the host is
  * an outbound connection to its target.
  */

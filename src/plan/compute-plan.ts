@@ -4,15 +4,16 @@ import type { HostFacts, HostProgram } from '../compiler/ir.js';
 import { renderNft } from '../dataplane/index.js';
 import type { ModelErrorRecord } from '../eventlog/events.js';
 import { candidateNodes } from './affected-hosts.js';
+import { ROLLOUT_CONFIG_FILE } from '../rollout/rollout-config.js';
 import { checkNeeds } from './check-needs.js';
 import { nodesOf, planFacts } from './host-facts.js';
 import { unifiedDiff } from './line-diff.js';
 import { lintRevision, type Finding } from './lints.js';
 import { FieldLocator } from './locate.js';
-import { findDangers } from './lockout.js';
-import { PLAN_FORMAT, type HostPlan, type Lint, type PlanReport } from './plan-report.js';
-import { managementNets, peerClasses } from './probes.js';
-import { hostReachability, type Change } from './reachability.js';
+import { hostChanges } from './exact-changes.js';
+import { intentLocator, proveIntents } from './intents.js';
+import { findDangers, managementNets } from './lockout.js';
+import { PLAN_FORMAT, type Danger, type FlowChange, type HostPlan, type Lint, type PlanReport, type Problem } from './plan-report.js';
 import { diffResources } from './resource-diff.js';
 import { loadRevision, type LoadedRevision, type RevisionFiles } from './revision.js';
 import { previewRollout } from './rollout-preview.js';
@@ -24,8 +25,9 @@ export interface PlanOptions {
 
 /**
  * The whole plan for a change from `base` to `head`, from file contents alone: validation,
- * resource diff, per-host programs and ruleset diff, reachability changes, dangers, lints and the
- * rollout preview. Pure; the CLI reads the files from Git.
+ * resource diff, per-host programs and ruleset diff, the exact difference of every affected host
+ * (header-space boxes), dangers decided on it, intents proven, lints and the rollout preview.
+ * Pure; the CLI reads the files from Git.
  */
 export function computePlan(baseFiles: RevisionFiles, headFiles: RevisionFiles, opts: PlanOptions = {}): PlanReport {
   const head = loadRevision(headFiles);
@@ -42,11 +44,11 @@ export function computePlan(baseFiles: RevisionFiles, headFiles: RevisionFiles, 
       outcome: 'invalid',
       errors,
       warnings: head.repository.warnings,
-      summary: { resourcesChanged: 0, hostsAffected: 0, connectionsOpened: 0, connectionsClosed: 0, dangers: 0, lints: 0, newLints: 0, probes: 0 },
+      summary: { resourcesChanged: 0, hostsAffected: 0, connectionsOpened: 0, connectionsClosed: 0, flowsChanged: 0, dangers: 0, intentsViolated: 0, lints: 0, newLints: 0 },
       resources: [],
       hosts: [],
-      reachability: [],
       dangers: [],
+      intents: [],
       lints: [],
       rollout: null,
     };
@@ -61,52 +63,49 @@ export function computePlan(baseFiles: RevisionFiles, headFiles: RevisionFiles, 
 
   const management = managementNets([base.state, head.state], opts.managementNets ?? []);
   const needs = checkNeeds(head.repository.rollout.checks);
-  const classes = peerClasses({
-    states: [base.state, head.state],
-    programs: affected.flatMap((n) => [baseSide.programOf(n), headSide.programOf(n)]),
-    management,
-    needs,
-  });
-
-  const changes: Change[] = [];
   const hosts: HostPlan[] = [];
-  let probes = 0;
+  const dangers: Danger[] = [];
   for (const node of affected) {
     const before = { state: base.state, program: baseSide.programOf(node), locator: baseSide.locator };
     const after = { state: head.state, program: headSide.programOf(node), locator: headSide.locator };
-    const result = hostReachability(facts.get(node)!, before, after, classes, needs);
-    probes += result.probes;
-    changes.push(...result.changes);
-    hosts.push(hostPlan(node, before.program, after.program, result.changes));
+    const hostFacts = facts.get(node)!;
+    const { changes, boxes } = hostChanges(hostFacts, before, after);
+    dangers.push(...findDangers(hostFacts, boxes, needs, management, before, after));
+    hosts.push(hostPlan(node, before.program, after.program, changes));
   }
-  const dangers = findDangers(changes, needs, management.length > 0);
 
-  const lints = newLints(
-    lintRevision({ ...headSide, facts, management: management.map((m) => m.net) }),
-    lintRevision({ ...baseSide, facts, management: management.map((m) => m.net) }),
-  );
+  const configPath = headFiles.configPath ?? ROLLOUT_CONFIG_FILE;
+  const intents = proveIntents(head.repository.rollout.intents, headSide, base.repository.rollout ? baseSide : null, intentLocator(configPath, head.texts.get(configPath)));
+  const warnings: Problem[] = [
+    ...head.repository.warnings,
+    ...intents.unmatched.map((name) => ({ code: 'INTENT_SELECTS_NOTHING', file: configPath, line: 1, col: 1, kind: 'RolloutConfig', field: 'intents', message: `intent ${name} selects no host endpoint: nothing to prove` })),
+  ];
+  const violated = intents.results.filter((r) => !r.holds).length;
+
+  const lints = newLints(lintRevision({ ...headSide, facts, management }), lintRevision({ ...baseSide, facts, management }));
   const affectedSet = new Set(affected);
-  const reachability = changes.map((c) => c.report);
+  const all = hosts.flatMap((h) => h.changes);
   return {
     format: PLAN_FORMAT,
     ...refs,
-    outcome: dangers.length > 0 ? 'dangerous' : 'fine',
+    outcome: violated > 0 ? 'violated' : dangers.length > 0 ? 'dangerous' : 'fine',
     errors: [],
-    warnings: head.repository.warnings,
+    warnings,
     summary: {
       resourcesChanged: resources.length,
       hostsAffected: affected.length,
-      connectionsOpened: reachability.filter((r) => r.change === 'opened').length,
-      connectionsClosed: reachability.filter((r) => r.change === 'closed').length,
+      connectionsOpened: all.filter((c) => c.change === 'opened').length,
+      connectionsClosed: all.filter((c) => c.change === 'closed').length,
+      flowsChanged: all.length,
       dangers: dangers.length,
+      intentsViolated: violated,
       lints: lints.length,
       newLints: lints.filter((l) => l.new).length,
-      probes,
     },
     resources,
     hosts,
-    reachability,
     dangers,
+    intents: intents.results,
     lints,
     rollout: { waves: previewRollout(head.repository.rollout, head.state, nodesOf(head.state), affectedSet) },
   };
@@ -118,27 +117,30 @@ const revisionRef = (r: LoadedRevision) => ({ ref: r.ref, ...(r.commit ? { commi
 function side(rev: LoadedRevision, facts: ReadonlyMap<string, HostFacts>) {
   const ctx = new CompileContext(rev.state);
   const programs = new Map<string, HostProgram>();
+  const factsOf = (node: string): HostFacts => facts.get(node) ?? { node, interfaces: [] };
   const programOf = (node: string): HostProgram => {
     let p = programs.get(node);
-    if (!p) programs.set(node, (p = compileHostIn(ctx, facts.get(node) ?? { node, interfaces: [] })));
+    if (!p) programs.set(node, (p = compileHostIn(ctx, factsOf(node))));
     return p;
   };
-  return { ctx, programOf, locator: new FieldLocator(rev) };
+  return { ctx, state: rev.state, programOf, factsOf, locator: new FieldLocator(rev) };
 }
 
-function hostPlan(host: string, before: HostProgram, after: HostProgram, changes: readonly Change[]): HostPlan {
+function hostPlan(host: string, before: HostProgram, after: HostProgram, changes: FlowChange[]): HostPlan {
   const endpoints = (p: HostProgram) => p.endpoints.map((e) => `${e.hep} (${e.interfaces.join(', ')})`);
   const policies = (p: HostProgram) => [...new Set(p.chains.map((c) => (c.kind === 'policy' ? c.name : `profile ${c.name}`)))].sort();
   const had = before.endpoints.length > 0;
   const has = after.endpoints.length > 0;
   return {
     host,
+    complete: true,
     change: had && has ? 'changed' : has ? 'added' : had ? 'removed' : 'changed',
     endpoints: { before: endpoints(before), after: endpoints(after) },
     policies: { before: policies(before), after: policies(after) },
     rulesetDiff: unifiedDiff(render(before), render(after)),
-    opened: changes.filter((c) => c.report.change === 'opened').length,
-    closed: changes.filter((c) => c.report.change === 'closed').length,
+    opened: changes.filter((c) => c.change === 'opened').length,
+    closed: changes.filter((c) => c.change === 'closed').length,
+    changes,
   };
 }
 

@@ -1,4 +1,4 @@
-import { CHANGE_MARK, formatField, formatProblem, listChange, OUTCOME_TEXT, revisionText, where } from './format-text.js';
+import { CHANGE_MARK, formatField, formatProblem, intentLines, listChange, OUTCOME_TEXT, revisionText, where } from './format-text.js';
 import type { PlanReport } from './plan-report.js';
 
 /** GitHub rejects issue comments longer than this many characters. */
@@ -54,9 +54,9 @@ function render(p: PlanReport, level: Level, truncatedHint: string | undefined):
     '',
     `${icon} **${OUTCOME_TEXT[p.outcome]}**`,
     '',
-    '| hosts affected | connections opened | connections closed | dangers | lints (new) | resources changed |',
-    '|---:|---:|---:|---:|---:|---:|',
-    `| ${s.hostsAffected} | ${s.connectionsOpened} | ${s.connectionsClosed} | ${s.dangers} | ${s.lints} (${s.newLints}) | ${s.resourcesChanged} |`,
+    '| hosts affected | flow boxes changed | opened | closed | dangers | intents violated | lints (new) | resources changed |',
+    '|---:|---:|---:|---:|---:|---:|---:|---:|',
+    `| ${s.hostsAffected} | ${s.flowsChanged} | ${s.connectionsOpened} | ${s.connectionsClosed} | ${s.dangers} | ${s.intentsViolated} | ${s.lints} (${s.newLints}) | ${s.resourcesChanged} |`,
     '',
   ];
   if (truncatedHint) out.push(`> Shortened to fit GitHub's comment limit. The full plan is in ${truncatedHint}.`, '');
@@ -74,11 +74,21 @@ function render(p: PlanReport, level: Level, truncatedHint: string | undefined):
   if (!level.details) return finish(out);
 
   const details = (summary: string, body: string[]) => out.push('<details>', `<summary>${summary}</summary>`, '', ...body, '', '</details>', '');
-  if (p.reachability.length > 0) {
-    const { shown, more } = cap(p.reachability);
+  const violated = p.intents.filter((r) => !r.holds);
+  if (violated.length > 0) {
+    const { shown, more } = cap(violated);
+    out.push(`### ⛔ Intents violated (${violated.length})`, '', ...block([...shown.flatMap(intentLines), ...more]), '');
+  }
+  if (p.intents.length > violated.length) {
+    const { shown, more } = cap(p.intents.filter((r) => r.holds));
+    details(`Intents proven: ${p.intents.length - violated.length}`, block([...shown.flatMap(intentLines), ...more]));
+  }
+  const flows = p.hosts.flatMap((h) => h.changes);
+  if (flows.length > 0) {
+    const { shown, more } = cap(flows);
     details(
-      `Reachability changes: ${s.connectionsOpened} opened, ${s.connectionsClosed} closed`,
-      block([...shown.map((r) => `${r.change === 'opened' ? '+' : '-'} ${r.text}${r.equivalentPeers.length > 0 ? ` (also ${r.equivalentPeers.length} equivalent peer${r.equivalentPeers.length === 1 ? '' : 's'})` : ''}${r.at ? `  [${where(r.at)}]` : ''}`), ...more], 'diff'),
+      `Flow changes: ${s.connectionsOpened} opened, ${s.connectionsClosed} closed, ${s.flowsChanged} in all (exact)`,
+      block([...shown.map((c) => `${c.change === 'opened' ? '+' : c.change === 'closed' ? '-' : '!'} ${c.text}${c.at ? `  [${where(c.at)}]` : ''}`), ...more], 'diff'),
     );
   }
   if (p.lints.length > 0) {

@@ -1,4 +1,5 @@
-import type { FieldChange, Location, PlanReport, Problem, ResourceChange } from './plan-report.js';
+import { protocolLabel } from '../compiler/protocols.js';
+import type { FieldChange, IntentResult, Location, PlanReport, Problem, ResourceChange, SamplePacket } from './plan-report.js';
 
 /** Shared wording for the text and markdown renderings. */
 
@@ -22,9 +23,10 @@ export function summaryLine(p: PlanReport): string {
   return [
     n(s.resourcesChanged, 'resource changed', 'resources changed'),
     n(s.hostsAffected, 'host affected', 'hosts affected'),
-    n(s.connectionsOpened, 'connection opened', 'connections opened'),
-    n(s.connectionsClosed, 'connection closed', 'connections closed'),
+    n(s.flowsChanged, 'flow box changed', 'flow boxes changed'),
+    `${s.connectionsOpened} opened, ${s.connectionsClosed} closed`,
     n(s.dangers, 'danger'),
+    n(s.intentsViolated, 'intent violated', 'intents violated'),
     `${n(s.lints, 'lint')} (${s.newLints} new)`,
   ].join(', ');
 }
@@ -32,6 +34,7 @@ export function summaryLine(p: PlanReport): string {
 export const OUTCOME_TEXT: Record<PlanReport['outcome'], string> = {
   fine: 'fine',
   invalid: 'INVALID: the head revision does not validate',
+  violated: 'VIOLATED: an intent does not hold',
   dangerous: 'DANGEROUS: the change closes a path a check needs',
 };
 
@@ -47,9 +50,10 @@ export function formatText(p: PlanReport): string {
     `Resource changes (${p.resources.length})`,
     p.resources.flatMap((r) => [`  ${CHANGE_MARK[r.change]} ${r.kind}/${r.name} (${where(r.at)})`, ...r.fields.map((f) => `      ${formatField(f)}`)]),
   );
+  section(`Intents (${p.intents.length}, ${p.summary.intentsViolated} violated)`, p.intents.flatMap(intentLines));
   section(
-    `Reachability changes (${p.reachability.length})`,
-    p.reachability.flatMap((r) => [`  ${r.change.padEnd(6)} ${r.text}${r.at ? `  [${where(r.at)}]` : ''}`, ...(r.equivalentPeers.length > 0 ? [`         also from/to: ${r.equivalentPeers.join(', ')}`] : [])]),
+    `Flow changes (${p.summary.flowsChanged}, exact: nothing outside these boxes changes)`,
+    p.hosts.flatMap((h) => h.changes.map((c) => `  ${c.change.padEnd(7)} ${c.text}${c.at ? `  [${where(c.at)}]` : ''}`)),
   );
   section(
     `Hosts (${p.hosts.length})`,
@@ -67,6 +71,17 @@ export function formatText(p: PlanReport): string {
   section(`Validation warnings (${p.warnings.length})`, p.warnings.map((w) => `  ${formatProblem(w)}`));
   if (p.rollout) section('Rollout', p.rollout.waves.map((w) => `  ${w.name}: ${w.hosts.join(', ')}${w.affected.length < w.hosts.length ? ` (ruleset changes on ${w.affected.length > 0 ? w.affected.join(', ') : 'none'})` : ''}`));
   return `${out.join('\n').trimEnd()}\n`;
+}
+
+export const packetText = (p: SamplePacket): string =>
+  `${p.direction} ${p.iface}${p.forwardTo ? ` → ${p.forwardTo}` : ''} ${typeof p.proto === 'number' ? protocolLabel(p.proto) : p.proto} ${p.src}${p.sport !== undefined ? `:${p.sport}` : ''} → ${p.dst}${p.dport !== undefined ? `:${p.dport}` : ''}${p.icmpType !== undefined ? ` type ${p.icmpType} code ${p.icmpCode ?? 0}` : ''}`;
+
+export function intentLines(r: IntentResult): string[] {
+  const then = r.heldBefore === false && r.holds ? ' (newly holds)' : r.heldBefore === true && !r.holds ? ' (held before)' : '';
+  const head = `  ${r.holds ? 'holds   ' : 'VIOLATED'} ${r.intent} on ${r.host} (expect ${r.expect})${then}${r.at ? `  [${where(r.at)}]` : ''}`;
+  if (!r.counterexample) return [head];
+  const c = r.counterexample;
+  return [head, `      counterexample: ${packetText(c.packet)}: ${c.reason}${c.at ? `  [${where(c.at)}]` : ''}`];
 }
 
 export function listChange({ before, after }: { before: string[]; after: string[] }): string {

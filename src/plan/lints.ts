@@ -1,15 +1,19 @@
 import type { CompileContext } from '../compiler/context.js';
-import type { HostFacts, HostProgram } from '../compiler/ir.js';
+import type { HostFacts, HostProgram, RuleChain } from '../compiler/ir.js';
 import { PROTO_TCP } from '../compiler/protocols.js';
 import type { GlobalNetworkPolicy, HostEndpoint, Profile, Rule } from '../model/schemas.js';
-import { simulate } from '../simulator/index.js';
+import { intersect, universe } from '../headerspace/box.js';
+import { contextsOf, FAMILIES } from '../headerspace/diff.js';
+import { evaluate, evaluateRegion } from '../headerspace/evaluate.js';
+import type { Step } from '../simulator/index.js';
 import { effectiveFelix } from '../state/desired-state.js';
 import type { FieldLocator } from './locate.js';
 import type { Lint, LintCode } from './plan-report.js';
 import { appliedPolicies } from './affected-hosts.js';
-import { sampleAddress } from './probes.js';
-import { localAddress } from './reachability.js';
-import { covers, mayOverlap, namesPort, restrictsPeer } from './rule-cover.js';
+import type { CheckNeed } from './check-needs.js';
+import { directionView, stepLocation } from './exact-changes.js';
+import { needBox } from './lockout.js';
+import { mayOverlap, namesPort, restrictsPeer } from './rule-cover.js';
 import { entitySelector } from '../compiler/entity-selector.js';
 
 export type Finding = Omit<Lint, 'new'>;
@@ -75,14 +79,6 @@ export function lintRevision(input: LintInput): Finding[] {
       if (kind === 'GlobalNetworkPolicy' && !(resource as GlobalNetworkPolicy).spec.types.includes(type)) continue;
       const rules: Rule[] = resource.spec[direction];
       rules.forEach((rule, j) => {
-        const shadow = rules.slice(0, j).findIndex((earlier) => earlier.action !== 'Log' && covers(earlier, rule));
-        if (shadow >= 0) {
-          add('rule-shadowed', kind, name, ['spec', direction, j], {
-            message: `${direction} rule ${j} (${rule.action}) can never match: rule ${shadow} (${rules[shadow]!.action}) already decides every packet it would see`,
-            why: 'Rules are evaluated in order and the first Allow, Deny or Pass ends the policy, so this rule is dead.',
-            fix: `Move it above rule ${shadow}, narrow rule ${shadow}, or delete it.`,
-          });
-        }
         for (const side of ['source', 'destination'] as const) {
           const e = rule[side];
           const selector = entitySelector(e);
@@ -124,7 +120,8 @@ export function lintRevision(input: LintInput): Finding[] {
     }
   }
 
-  failsafeLints(input, applied, add);
+  const failsafeRestricted = failsafeLints(input, applied, add);
+  unreachableRules(input, failsafeRestricted, add);
   orderTies(input, applied, add);
   return findings.sort((a, b) => (a.file < b.file ? -1 : a.file > b.file ? 1 : a.line - b.line || a.col - b.col || (a.code < b.code ? -1 : 1)));
 }
@@ -138,8 +135,9 @@ const fieldText = (path: Path) => path.reduce<string>((acc, s) => (typeof s === 
  * "protected server" of the Calico docs), and a failsafe list without SSH while no policy lets
  * the management network in.
  */
-function failsafeLints({ ctx, programOf, facts, management }: LintInput, applied: Map<string, HostEndpoint[]>, add: Add): void {
+function failsafeLints({ ctx, programOf, facts, management }: LintInput, applied: Map<string, HostEndpoint[]>, add: Add): Set<string> {
   const { state } = ctx;
+  const restricted = new Set<string>();
   for (const p of state.policies) {
     const nodes = [...new Set((applied.get(p.metadata.name) ?? []).map((h) => h.spec.node))].sort();
     for (const [direction, type] of DIRECTIONS) {
@@ -155,6 +153,7 @@ function failsafeLints({ ctx, programOf, facts, management }: LintInput, applied
             if (f.protocol === protocol && namesPort(rule, f.port)) hits.set(f.port, [...(hits.get(f.port) ?? []), node]);
           }
         }
+        if (hits.size > 0) restricted.add(ruleKey('policy', p.metadata.name, direction, j));
         for (const [port, on] of hits) {
           const list = direction === 'ingress' ? 'failsafeInboundHostPorts' : 'failsafeOutboundHostPorts';
           add('failsafe-port-restricted', 'GlobalNetworkPolicy', p.metadata.name, ['spec', direction, j, 'destination', 'ports'], {
@@ -167,30 +166,102 @@ function failsafeLints({ ctx, programOf, facts, management }: LintInput, applied
     }
   }
 
-  const mgmt = management.map(sampleAddress).filter((a) => a !== undefined);
   const byConfig = new Map<string, string[]>();
   for (const node of facts.keys()) {
     if (effectiveFelix(state, node).failsafeInboundHostPorts.some((f) => f.protocol === 'TCP' && f.port === 22 && f.net === undefined)) continue;
     const program = programOf(node);
     if (program.endpoints.length === 0) continue;
-    const hostFacts = facts.get(node);
-    const ssh = (src: string) =>
-      program.interfaces
-        .filter((b) => b.role === 'hep' && b.iface !== 'lo')
-        .every((b) => simulate(program, { iface: b.iface, direction: 'ingress', proto: PROTO_TCP, src, dst: hostFacts ? localAddress(hostFacts, b.iface, src.includes(':') ? 6 : 4) : '192.0.2.1', sport: 40000, dport: 22 }).verdict !== 'deny');
-    const reachable = mgmt.length > 0 && mgmt.every(ssh);
-    if (reachable) continue;
+    if (management.length > 0 && sshFromManagement(program, facts.get(node)!, management)) continue;
     const config = [`node.${node}`, 'default'].find((n) => state.felixConfigs.some((f) => f.metadata.name === n && f.spec.failsafeInboundHostPorts !== undefined));
     if (config) byConfig.set(config, [...(byConfig.get(config) ?? []), node]);
   }
   for (const [config, nodes] of byConfig) {
     add('failsafe-emptied-without-ssh', 'FelixConfiguration', config, ['spec', 'failsafeInboundHostPorts'], {
-      message: `failsafeInboundHostPorts no longer keeps tcp/22 open and ${mgmt.length === 0 ? 'no management network is known' : 'SSH from the management network is denied'} on ${summarise(nodes)}`,
+      message: `failsafeInboundHostPorts no longer keeps tcp/22 open and ${management.length === 0 ? 'no management network is known' : 'SSH from the management network is denied'} on ${summarise(nodes)}`,
       why: 'Without the failsafe, SSH depends on policy alone; one bad policy then locks every operator out of the host.',
       fix: 'Add a GlobalNetworkPolicy (ideally in a first tier) allowing TCP 22 from the management network (a GlobalNetworkSet labelled e.g. network: management), or keep TCP:22 in failsafeInboundHostPorts.',
     });
   }
+  return restricted;
 }
+
+/** Whether every packet of SSH from the management network to the host, on every interface its endpoints govern, is let in. */
+function sshFromManagement(program: HostProgram, facts: HostFacts, management: readonly string[]): boolean {
+  const ssh: CheckNeed = { name: 'ssh', direction: 'ingress', service: { proto: PROTO_TCP, port: 22 }, expect: 'open', describe: '' };
+  return program.interfaces
+    .filter((b) => b.role === 'hep' && b.iface !== 'lo')
+    .every((b) =>
+      FAMILIES.every((family) => {
+        const box = needBox(ssh, family, facts, management);
+        if (!box) return true;
+        return evaluateRegion(program, { iface: b.iface, direction: 'ingress' }, family, intersect(universe(family), [box])).every((p) => p.verdict !== 'deny');
+      }),
+    );
+}
+
+const ACTION_NAME = { allow: 'Allow', deny: 'Deny', pass: 'Pass', log: 'Log' } as const;
+
+const ruleKey = (kind: 'policy' | 'profile', name: string, direction: string, index: number) => `${kind}|${name}|${direction}|${index}`;
+
+interface Reach {
+  chain: RuleChain;
+  index: number;
+  reached: boolean;
+  matchable: boolean;
+  blockers: Map<string, Step>;
+}
+
+/**
+ * Rules no packet can reach: everything they match is decided (or passed on, or taken by a
+ * failsafe) before them, by earlier rules of any policy of the tier, earlier tiers, failsafes,
+ * on every host and interface they apply to. Found by evaluating each distinct program view once
+ * over the whole header space; the blocking steps are named with their lines.
+ */
+function unreachableRules({ programOf, facts, locator }: LintInput, skip: ReadonlySet<string>, add: Add): void {
+  const reach = new Map<string, Reach>();
+  const done = new Set<string>();
+  for (const [node, hostFacts] of facts) {
+    const program = programOf(node);
+    if (program.endpoints.length === 0) continue;
+    for (const context of contextsOf(hostFacts.interfaces.map((i) => i.name), [program])) {
+      if (context.forwardTo !== undefined) continue;
+      // Hosts of one role differ only in names: their views (without endpoint names) are evaluated once.
+      const view = directionView(program, context.iface, context.direction).replace(/"hep":"[^"]*"/g, '');
+      if (done.has(view)) continue;
+      done.add(view);
+      for (const family of FAMILIES) {
+        evaluate(program, context, family, {
+          onRule: (v) => {
+            const k = ruleKey(v.chain.kind, v.chain.name, v.chain.direction, v.rule.index);
+            const r = reach.get(k) ?? { chain: v.chain, index: v.rule.index, reached: false, matchable: false, blockers: new Map() };
+            r.reached ||= v.reached;
+            r.matchable ||= v.matchable;
+            for (const b of v.blockers) r.blockers.set(b.text, b);
+            reach.set(k, r);
+          },
+        });
+      }
+    }
+  }
+  for (const [k, r] of reach) {
+    // A rule only failsafes keep from matching is failsafe-port-restricted's case, with better advice.
+    if (r.reached || !r.matchable || (skip.has(k) && [...r.blockers.values()].every((b) => b.text.startsWith('failsafe ')))) continue;
+    const kind = r.chain.kind === 'policy' ? 'GlobalNetworkPolicy' : 'Profile';
+    const blockers = [...r.blockers.values()].map((b) => {
+      const at = b.text.startsWith('failsafe ') ? failsafeConfig(locator) : stepLocation(b, locator);
+      return `${b.text}${at ? ` (${at.file}:${at.line})` : ''}`;
+    });
+    const rule = r.chain.rules.find((x) => x.index === r.index)!;
+    add('rule-unreachable', kind, r.chain.name, ['spec', r.chain.direction, r.index], {
+      message: `${r.chain.direction} rule ${r.index} (${ACTION_NAME[rule.action]}) can never match: everything it matches is decided before it by ${blockers.join('; ')}`,
+      why: 'Rules, policies and tiers are evaluated in order and the first Allow, Deny or Pass (or a failsafe) ends the walk, so no packet ever reaches this rule.',
+      fix: 'Move it before the rules that decide first, narrow those, or delete it.',
+    });
+  }
+}
+
+/** Where the failsafe lists are set (nowhere: Felix's defaults). */
+const failsafeConfig = (locator: FieldLocator) => locator.locate('FelixConfiguration/default', ['spec']);
 
 /** Same tier, same order, a host endpoint in common, and rules that could decide one packet differently. */
 function orderTies({ ctx }: LintInput, applied: Map<string, HostEndpoint[]>, add: Add): void {

@@ -6,7 +6,7 @@ import { ModelErrorRecord } from '../eventlog/events.js';
  * This schema is the documented contract (README, "palisade plan"); `planJsonSchema()` is its JSON Schema.
  */
 
-export const PLAN_FORMAT = 'palisade.plan/v1';
+export const PLAN_FORMAT = 'palisade.plan/v2';
 
 export const Location = z.object({ file: z.string(), line: z.number().int(), col: z.number().int() });
 export type Location = z.infer<typeof Location>;
@@ -34,47 +34,87 @@ export const ResourceChange = z.object({
 });
 export type ResourceChange = z.infer<typeof ResourceChange>;
 
-export const Verdict = z.object({
-  verdict: z.enum(['allow', 'deny', 'no-policy']),
-  /** What decided, as `palisade explain` says it: `deny (policy k8s-worker, end of tier default)`. */
-  reason: z.string(),
-});
-export type Verdict = z.infer<typeof Verdict>;
+export const VerdictName = z.enum(['allow', 'deny', 'no-policy']);
 
-export const Direction = z.enum(['ingress', 'egress']);
+const Range = z.tuple([z.number().int(), z.number().int()]);
 
-export const ReachabilityChange = z.object({
-  host: z.string(),
-  iface: z.string(),
-  direction: Direction,
-  /** `tcp`, `udp`, `icmp`, … or a protocol number. */
+/**
+ * One box of the exact difference: every packet in it (all the listed protocols, addresses and
+ * ports, not a sample) gets `before` under the base and `after` under the head.
+ */
+export const FlowChange = z.object({
+  direction: z.enum(['ingress', 'egress', 'forward']),
+  /** The interface (`*`: any interface the repository does not name; `cali*`: workload interfaces). */
+  interface: z.string(),
+  /** Forwarded packets: the interface they leave by. */
+  forwardTo: z.string().optional(),
+  family: z.union([z.literal(4), z.literal(6)]),
+  before: VerdictName,
+  after: VerdictName,
+  /** What decides, as `palisade explain` words it: `policy k8s-worker, end of tier default`. */
+  beforeReason: z.string(),
+  afterReason: z.string(),
+  /** `opened`: denied before; `closed`: denied after; `changed`: allowed ↔ not policed. */
+  change: z.enum(['opened', 'closed', 'changed']),
+  /** `tcp`, `udp`, a number, `any` or `any except …`; `protocols` has the exact numbers. */
   protocol: z.string(),
-  port: z.number().int().optional(),
-  icmpType: z.number().int().optional(),
-  /** The remote side: a net, a GlobalNetworkSet, another host or `0.0.0.0/0`. */
-  peer: z.string(),
-  /** The address the simulator used for the peer. */
-  peerAddress: z.string(),
-  /** Other peers no rule tells apart from `peer`: the same change holds for them. */
-  equivalentPeers: z.array(z.string()),
-  change: z.enum(['opened', 'closed']),
-  before: Verdict,
-  after: Verdict,
-  /** The policy rule, policy, host endpoint or failsafe list that makes the difference, when known. */
+  protocols: z.array(Range),
+  /** Source networks; with `notSrc`: those except these. */
+  src: z.array(z.string()),
+  notSrc: z.array(z.string()).optional(),
+  dst: z.array(z.string()),
+  notDst: z.array(z.string()).optional(),
+  /** Port ranges (TCP, UDP, SCTP only). */
+  srcPorts: z.array(Range).optional(),
+  dstPorts: z.array(Range).optional(),
+  icmpTypes: z.array(Range).optional(),
+  icmpCodes: z.array(Range).optional(),
+  /** The rule, policy, host endpoint or failsafe list that makes the difference. */
   at: Location.optional(),
-  /** One line: `node-b eth0 ingress tcp/22 from 0.0.0.0/0: allow (…) → deny (…)`. */
+  /** `node-a, eth0 ingress tcp/22 from 0.0.0.0/0 except 198.18.0.0/24: allow (…) → deny (…)`. */
   text: z.string(),
 });
-export type ReachabilityChange = z.infer<typeof ReachabilityChange>;
+export type FlowChange = z.infer<typeof FlowChange>;
 
 export const Danger = z.object({
   host: z.string(),
   /** The check (declared in palisade.yaml, or the always-on `ssh-from-management`) that would fail. */
   check: z.string(),
   why: z.string(),
-  change: ReachabilityChange,
+  /** The part of the check's path that changes (a sub-box of one of the host's changes). */
+  change: FlowChange,
 });
 export type Danger = z.infer<typeof Danger>;
+
+/** A concrete packet, as `palisade explain` takes it. */
+export const SamplePacket = z.object({
+  iface: z.string(),
+  direction: z.enum(['ingress', 'egress']),
+  forwardTo: z.string().optional(),
+  proto: z.union([z.number(), z.string()]),
+  src: z.string(),
+  dst: z.string(),
+  sport: z.number().int().optional(),
+  dport: z.number().int().optional(),
+  icmpType: z.number().int().optional(),
+  icmpCode: z.number().int().optional(),
+});
+export type SamplePacket = z.infer<typeof SamplePacket>;
+
+export const IntentResult = z.object({
+  intent: z.string(),
+  host: z.string(),
+  expect: z.enum(['allow', 'deny']),
+  /** Proven over the whole box on the head revision. */
+  holds: z.boolean(),
+  /** The same proof on the base revision (`null`: the host had no program there). */
+  heldBefore: z.boolean().nullable(),
+  /** When it does not hold: one packet of the box that gets the wrong verdict, and why. */
+  counterexample: z.object({ packet: SamplePacket, verdict: VerdictName, reason: z.string(), at: Location.optional() }).optional(),
+  /** The intent in palisade.yaml. */
+  at: Location.optional(),
+});
+export type IntentResult = z.infer<typeof IntentResult>;
 
 export const LINT_CODES = [
   'failsafe-port-restricted',
@@ -83,7 +123,7 @@ export const LINT_CODES = [
   'host-endpoint-without-ips-selected',
   'policy-selects-nothing',
   'rule-selector-empty',
-  'rule-shadowed',
+  'rule-unreachable',
   'order-tie',
   'network-policy-in-host-repo',
 ] as const;
@@ -107,6 +147,8 @@ export type Lint = z.infer<typeof Lint>;
 
 export const HostPlan = z.object({
   host: z.string(),
+  /** Always true: no flow outside `changes` changes its verdict on this host. */
+  complete: z.literal(true),
   change: z.enum(['added', 'removed', 'changed']),
   endpoints: z.object({ before: z.array(z.string()), after: z.array(z.string()) }),
   policies: z.object({ before: z.array(z.string()), after: z.array(z.string()) }),
@@ -114,6 +156,8 @@ export const HostPlan = z.object({
   rulesetDiff: z.string(),
   opened: z.number().int(),
   closed: z.number().int(),
+  /** The exact difference, as disjoint boxes. */
+  changes: z.array(FlowChange),
 });
 export type HostPlan = z.infer<typeof HostPlan>;
 
@@ -131,25 +175,30 @@ export const PlanReport = z.object({
   format: z.literal(PLAN_FORMAT),
   base: RevisionRef,
   head: RevisionRef,
-  /** `invalid`: the head does not validate (exit 1); `dangerous`: a check would lose its path (exit 2). */
-  outcome: z.enum(['fine', 'invalid', 'dangerous']),
+  /**
+   * `invalid`: the head does not validate (exit 1); `violated`: an intent does not hold (exit 2);
+   * `dangerous`: a check would lose its path (exit 2 unless --allow-danger).
+   */
+  outcome: z.enum(['fine', 'invalid', 'violated', 'dangerous']),
   errors: z.array(Problem),
   warnings: z.array(Problem),
   summary: z.object({
     resourcesChanged: z.number().int(),
     hostsAffected: z.number().int(),
+    /** Boxes of the exact difference that open (denied before) and close (denied after). */
     connectionsOpened: z.number().int(),
     connectionsClosed: z.number().int(),
+    /** Every box of the exact difference, on every host. */
+    flowsChanged: z.number().int(),
     dangers: z.number().int(),
+    intentsViolated: z.number().int(),
     lints: z.number().int(),
     newLints: z.number().int(),
-    /** Simulated packets (both revisions); how thorough the reachability section is. */
-    probes: z.number().int(),
   }),
   resources: z.array(ResourceChange),
   hosts: z.array(HostPlan),
-  reachability: z.array(ReachabilityChange),
   dangers: z.array(Danger),
+  intents: z.array(IntentResult),
   lints: z.array(Lint),
   rollout: z.object({ waves: z.array(WavePreview) }).nullable(),
 });

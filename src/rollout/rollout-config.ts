@@ -2,6 +2,8 @@ import { parseDocument } from 'yaml';
 import { z } from 'zod';
 import type { Wave } from '../eventlog/events.js';
 import { CheckSpec } from '../checks/check-spec.js';
+import { tryParseCidr } from '../net/cidr.js';
+import { parsePacketProtocol } from '../compiler/protocols.js';
 import type { ModelError } from '../model/errors.js';
 import { parseSelector } from '../selector/index.js';
 import type { DesiredState } from '../state/desired-state.js';
@@ -42,6 +44,64 @@ export type WaveSpec = z.output<typeof WaveSpec>;
 
 export const DEFAULT_WAVES: WaveSpec[] = [{ name: 'canary', count: 1 }, { name: 'wave-1', percent: 50 }, { name: 'wave-2' }];
 
+const cidrText = z.string().refine((t) => tryParseCidr(t) !== null, { message: 'must be an IPv4/IPv6 address or CIDR' });
+const protocolText = z.union([
+  z.number().int().min(0).max(255),
+  z.string().superRefine((t, ctx) => {
+    try {
+      parsePacketProtocol(t);
+    } catch (e) {
+      ctx.addIssue({ code: 'custom', message: (e as Error).message });
+    }
+  }),
+]);
+const portText = z.union([
+  z.number().int().min(0).max(65535),
+  z.string().regex(/^[0-9]{1,5}:[0-9]{1,5}$/, { message: 'a port is a number or a range "lo:hi"' }).refine((t) => {
+    const [lo, hi] = t.split(':').map(Number);
+    return lo! <= hi! && hi! <= 65535;
+  }, { message: 'a port range "lo:hi" needs lo ≤ hi ≤ 65535' }),
+]);
+const PORT_PROTOCOLS = new Set([6, 17, 132]);
+const protoNumber = (p: string | number | undefined) => (p === undefined ? undefined : typeof p === 'number' ? p : parsePacketProtocol(p));
+
+/**
+ * A statement about traffic the plan proves for every host it selects, over every packet of the
+ * box (all addresses and ports in it): e.g. "monitoring scrapes every worker on tcp/9100".
+ */
+export const IntentSpec = z
+  .strictObject({
+    name: z.string().min(1),
+    /** HostEndpoint label selector; the intent holds on the interfaces those endpoints govern. */
+    hosts: selectorText.default('all()'),
+    direction: z.enum(['ingress', 'egress']),
+    interface: z.string().min(1).optional(),
+    protocol: protocolText.optional(),
+    from: z.array(cidrText).min(1).optional(),
+    to: z.array(cidrText).min(1).optional(),
+    srcPorts: z.array(portText).min(1).optional(),
+    dstPorts: z.array(portText).min(1).optional(),
+    icmpType: z.number().int().min(0).max(255).optional(),
+    icmpCode: z.number().int().min(0).max(255).optional(),
+    expect: z.enum(['allow', 'deny']),
+  })
+  .superRefine((intent, ctx) => {
+    const proto = protoNumber(intent.protocol);
+    for (const field of ['srcPorts', 'dstPorts'] as const) {
+      if (intent[field] !== undefined && (proto === undefined || !PORT_PROTOCOLS.has(proto))) ctx.addIssue({ code: 'custom', path: [field], message: 'ports need protocol tcp, udp or sctp' });
+    }
+    for (const field of ['icmpType', 'icmpCode'] as const) {
+      if (intent[field] !== undefined && proto !== 1 && proto !== 58) ctx.addIssue({ code: 'custom', path: [field], message: 'ICMP fields need protocol icmp or icmpv6' });
+    }
+    if (intent.icmpCode !== undefined && intent.icmpType === undefined) ctx.addIssue({ code: 'custom', path: ['icmpCode'], message: 'icmpCode needs icmpType' });
+    // Inner refinements do not stop this one: networks that failed to parse are skipped here.
+    const familiesOf = (nets: readonly string[] | undefined) => new Set((nets ?? []).flatMap((n) => tryParseCidr(n)?.family ?? []));
+    const from = familiesOf(intent.from);
+    const to = familiesOf(intent.to);
+    if (from.size > 0 && to.size > 0 && ![...from].some((f) => to.has(f))) ctx.addIssue({ code: 'custom', path: ['to'], message: 'from and to share no address family: the intent covers no packet' });
+  });
+export type IntentSpec = z.output<typeof IntentSpec>;
+
 export const RolloutConfig = z.strictObject({
   waves: z.array(WaveSpec).min(1).default(DEFAULT_WAVES),
   /** How long a wave keeps passing its checks before the next wave starts. */
@@ -75,6 +135,17 @@ export const RolloutConfig = z.strictObject({
         const first = seen.get(c.name);
         if (first !== undefined) ctx.addIssue({ code: 'custom', path: [i, 'name'], message: `check name '${c.name}' is already used by checks[${first}]; names must be unique` });
         else seen.set(c.name, i);
+      });
+    }),
+  /** Proven by `palisade plan` on every host they select (exit 2 when one does not hold). */
+  intents: z
+    .array(IntentSpec)
+    .default([])
+    .superRefine((list, ctx) => {
+      const seen = new Set<string>();
+      list.forEach((intent, i) => {
+        if (seen.has(intent.name)) ctx.addIssue({ code: 'custom', path: [i, 'name'], message: `intent name ${intent.name} is used twice` });
+        seen.add(intent.name);
       });
     }),
 });

@@ -35,7 +35,7 @@ describe('palisade plan (CLI on a Git repository)', () => {
     expect(out.stderr).toBe('');
     expect(code).toBe(2);
     expect(out.stdout).toContain(`Plan main (${base.slice(0, 12)}) → feature (${head.slice(0, 12)}): DANGEROUS`);
-    expect(out.stdout).toContain('DANGER node-a eth0 ingress tcp/22 from 198.18.100.0/24 (GlobalNetworkSet management)');
+    expect(out.stdout).toContain('DANGER node-a, eth0 ingress tcp/22 from 198.18.100.0/24 to 198.18.0.11/32');
     expect(out.stdout).toContain('at policies/felix.yaml:6:3');
     const report = PlanReport.parse(JSON.parse(await readFile(json, 'utf8')));
     expect(report.head.commit).toBe(head);

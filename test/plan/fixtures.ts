@@ -109,3 +109,6 @@ const files = (f: Files) => Object.entries(f).sort(([a], [b]) => (a < b ? -1 : 1
 export function plan(base: Files, head: Files, opts: PlanOptions = {}): PlanReport {
   return computePlan({ ref: 'main', files: files(base) }, { ref: 'pr', files: files(head) }, opts);
 }
+
+/** Every box of the exact difference, as its one-line text, host by host. */
+export const flows = (p: PlanReport): string[] => p.hosts.flatMap((h) => h.changes.map((c) => c.text));

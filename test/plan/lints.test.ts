@@ -31,9 +31,10 @@ const CASES: Record<LintCode, { edits: Record<string, string | null>; at: string
     edits: { 'policies/nobody.yaml': gnp('nobody', "order: 5\nselector: has(role)\ningress:\n  - action: Allow\n    protocol: TCP\n    source: { selector: role == 'bastion' }\n    destination: { ports: [8443] }") },
     at: 'policies/nobody.yaml:11',
   },
-  'rule-shadowed': {
-    edits: { 'policies/k8s-worker.yaml': K8S_WORKER.replace('  egress:\n', "    - action: Deny\n      protocol: TCP\n      destination: { ports: [443] }\n  egress:\n") },
-    at: 'policies/k8s-worker.yaml:17',
+  // A shadowed deny in another policy: k8s-worker (order 100) allows tcp/443 from anywhere first.
+  'rule-unreachable': {
+    edits: { 'policies/late.yaml': gnp('late-deny', "order: 200\nselector: role == 'k8s-worker'\ningress:\n  - action: Deny\n    protocol: TCP\n    source: { nets: [203.0.113.0/24] }\n    destination: { ports: [443] }") },
+    at: 'policies/late.yaml:9',
   },
   'order-tie': {
     edits: {
@@ -66,6 +67,38 @@ describe('lints: each with file:line, a why and a fix, new in the pull request',
       await expect(formatText(p)).toMatchFileSnapshot(`./golden/lint-${code}.txt`);
     });
   }
+
+  it('rule-unreachable: a shadowed deny names every rule that decides first, with file:line', () => {
+    const p = plan(SEED, change(SEED, CASES['rule-unreachable'].edits));
+    expect(p.lints.map((l) => l.message)).toEqual([
+      'ingress rule 0 (Deny) can never match: everything it matches is decided before it by policy k8s-worker ingress rule 1 (Allow) (policies/k8s-worker.yaml:14)',
+    ]);
+  });
+
+  it('rule-unreachable: by the union of earlier rules (none covers it alone), across tiers and by failsafes', () => {
+    const first = `apiVersion: projectcalico.org/v3
+kind: Tier
+metadata: { name: first }
+spec: { order: 10, defaultAction: Pass }
+---
+${gnp('first.allow-low', "tier: first\nselector: has(role)\ningress:\n  - { action: Allow, protocol: TCP, destination: { ports: ['1:500'] } }")}`;
+    const p = plan(SEED, change(SEED, {
+      'policies/first.yaml': first,
+      'policies/k8s-worker.yaml': K8S_WORKER.replace('  egress:\n', "    - action: Allow\n      protocol: TCP\n      destination: { ports: ['501:1000'] }\n    - action: Deny\n      protocol: TCP\n      destination: { ports: ['1:1000'] }\n  egress:\n"),
+    }));
+    const unreachable = p.lints.filter((l) => l.code === 'rule-unreachable').map((l) => `${l.file}:${l.line}: ${l.message}`);
+    expect(unreachable).toEqual([
+      // 80 and 443 are allowed in the first tier already.
+      'policies/k8s-worker.yaml:14: ingress rule 1 (Allow) can never match: everything it matches is decided before it by policy first.allow-low ingress rule 0 (Allow) (policies/first.yaml:14)',
+      // Nothing before it covers 1-1000 alone: the failsafes, the first tier (1-500) and rule 2 (501-1000) together do.
+      'policies/k8s-worker.yaml:20: ingress rule 3 (Deny) can never match: everything it matches is decided before it by failsafe tcp/22; failsafe tcp/179; policy first.allow-low ingress rule 0 (Allow) (policies/first.yaml:14); policy k8s-worker ingress rule 2 (Allow) (policies/k8s-worker.yaml:17)',
+    ]);
+  });
+
+  it('a rule one earlier rule does not cover, but reachable for part of what it matches, is not linted', () => {
+    const p = plan(SEED, change(SEED, { 'policies/k8s-worker.yaml': K8S_WORKER.replace('  egress:\n', "    - action: Deny\n      protocol: TCP\n      destination: { ports: ['443:444'] }\n  egress:\n") }));
+    expect(p.lints.filter((l) => l.code === 'rule-unreachable')).toEqual([]);
+  });
 
   it('a lint already in the base is reported, but not as new', () => {
     const base = change(SEED, CASES['policy-selects-nothing'].edits);
