@@ -1,6 +1,6 @@
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { openFileEventStore } from '../eventlog/file-store.js';
+import { openFileEventStore, type FileEventStore } from '../eventlog/file-store.js';
 import { stateLayout } from '../eventlog/layout.js';
 import { openSnapshotStore } from '../eventlog/snapshot.js';
 import type { EventStore } from '../eventlog/store.js';
@@ -9,7 +9,7 @@ import { closeDrivers, driversFromHostsFile } from '../hosts/drivers.js';
 import { hostsPolicyMismatch, readHostsFile, type HostsFile } from '../hosts/hosts-file.js';
 import { startHttpServer, type Readiness } from '../http/server.js';
 import { createLogger, LOG_FORMATS, logFormat, type Logger } from '../log/logger.js';
-import { createMetrics, eventLogObserver } from '../metrics.js';
+import { createMetrics } from '../metrics.js';
 import { cpuProfileOnRequest } from '../log/cpu-profile.js';
 import { startReconcileLoop } from '../reconciler/loop.js';
 import { ControlError, Reconciler } from '../reconciler/reconciler.js';
@@ -167,7 +167,7 @@ export async function runReconcile(argv: string[], io: CommandIO): Promise<numbe
       });
       return failed ? 1 : 0;
     }
-    const store = await openFileEventStore(layout.events, { logger, onAppended: eventLogObserver(metrics) });
+    const store = await openFileEventStore(layout.events, { logger });
     // Its own loops, reading the log: a slow or dead receiver never holds up a rollout.
     const notifier = notify ? startNotifications(notify, { dir: layout.notify, source: store, logger, ...(publicUrl ? { publicUrl } : {}) }) : null;
     // A first start begins at the log's head: it must be read before this run appends anything.
@@ -233,6 +233,9 @@ async function serve(
 ): Promise<boolean> {
   const { logger } = reconciler;
   await reconciler.load();
+  // From the model the log was just replayed into: a restart changes no value.
+  const { store } = opts;
+  opts.metrics.readModel(() => reconciler.status, 'sizeBytes' in store ? () => (store as FileEventStore).sizeBytes() : undefined);
   if (opts.once) {
     const results = await reconciler.reconcile();
     return results.some((r) => r.outcome !== 'completed' || r.failedHosts.length > 0);
