@@ -91,6 +91,7 @@ describe('the CLI: every command and subcommand', () => {
       [['explain', '--dport', '70000'], 2, /--dport must be a whole number ≥ 0 ≤ 65535/],
       [['rollout', 'wait', '--state', 'x', '--timeout', 'soon'], 2, /--timeout takes a duration/],
       [['rollout', 'bogus'], 2, /unknown subcommand 'bogus'/],
+      [['agent', '--lease-ttl', '2500ms'], 2, /--lease-ttl must be whole seconds, got '2500ms'/],
       [['nosuch'], 2, /unknown command 'nosuch'/],
     ];
     for (const [argv, code, message] of cases) {
