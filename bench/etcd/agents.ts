@@ -87,7 +87,10 @@ try {
   cleanups.push(() => Promise.all(reconcilers.map((r) => r.kill('SIGTERM'))));
 
   const confirmedAll = (notHash?: string) => hosts.every((h) => status.get(h)?.state === 'confirmed' && (notHash === undefined || status.get(h)?.ruleset?.hash !== notHash));
-  await until('the initial rollout', async () => confirmedAll(), 300_000, 20);
+  await until('the initial rollout', async () => confirmedAll(), Math.max(60_000, AGENTS * 150), 20).catch((e: unknown) => {
+    for (const r of reconcilers) console.error(r.output().split('\n').slice(-30).join('\n'));
+    throw e;
+  });
   const leaderNow = () => leaders.at(-1)!;
   const leaderProcess = () => reconcilers.find((r) => leaderNow().endsWith(`:${r.proc.pid}`))!;
 

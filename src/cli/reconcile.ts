@@ -1,6 +1,6 @@
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { openFileEventStore } from '../eventlog/file-store.js';
+import { openFileEventStore, type FileEventStore } from '../eventlog/file-store.js';
 import { stateLayout } from '../eventlog/layout.js';
 import { openSnapshotStore } from '../eventlog/snapshot.js';
 import type { EventStore } from '../eventlog/store.js';
@@ -9,7 +9,7 @@ import { closeDrivers, driversFromHostsFile } from '../hosts/drivers.js';
 import { hostsPolicyMismatch, readHostsFile, type HostsFile } from '../hosts/hosts-file.js';
 import { startHttpServer, type Readiness } from '../http/server.js';
 import { createLogger, LOG_FORMATS, logFormat, type Logger } from '../log/logger.js';
-import { createMetrics, eventLogObserver } from '../metrics.js';
+import { createMetrics } from '../metrics.js';
 import { cpuProfileOnRequest } from '../log/cpu-profile.js';
 import { startReconcileLoop } from '../reconciler/loop.js';
 import { ControlError, Reconciler } from '../reconciler/reconciler.js';
@@ -39,8 +39,8 @@ const USAGE = `usage: palisade reconcile --repo PATH|URL --state DIR --hosts FIL
   --store etcd://HOST:PORT[,…]
                         scale-out mode: the event log and agent hosts in etcd, one leader among
                         several reconcilers (default: the embedded file store under --state)
-  --lease-ttl S         etcd mode: TTL of the leader's lease in seconds — how long a dead
-                        leader keeps the key before a standby takes over (default: 3)
+  --lease-ttl D         etcd mode: TTL of the leader's lease, whole seconds — how long a dead
+                        leader keeps the key before a standby takes over (default: 3s)
   --notify FILE         send notifications (webhook, Slack, GitHub commit statuses) as the
                         event log records them; FILE is checked like 'palisade validate --notify'
   --public-url URL      where people reach this reconciler's rollout page (links in notifications)
@@ -80,7 +80,7 @@ const SPEC = {
     'drift-interval': { type: 'duration', default: '30s' },
     'snapshot-every': { type: 'integer', default: 10_000, min: 1 },
     store: { type: 'string' },
-    'lease-ttl': { type: 'integer', default: 3, min: 2 },
+    'lease-ttl': { type: 'duration', default: '3s', min: 2000 },
     notify: { type: 'string' },
     'public-url': { type: 'string' },
     once: { type: 'boolean' },
@@ -97,7 +97,9 @@ export async function runReconcile(argv: string[], io: CommandIO): Promise<numbe
   const listen = values.once ? null : parseListen(values.listen);
   const snapshotEvery = values['snapshot-every'];
   const driftIntervalMs = values['drift-interval'];
-  const leaseTtlS = values['lease-ttl'];
+  // etcd leases are granted in whole seconds.
+  if (values['lease-ttl'] % 1000 !== 0) throw new UsageError(`--lease-ttl must be whole seconds (etcd leases are), got ${values['lease-ttl']} ms`);
+  const leaseTtlS = values['lease-ttl'] / 1000;
   const publicUrl = values['public-url'];
   if (publicUrl !== undefined && !/^https?:\/\/[^/]/.test(publicUrl)) throw new UsageError(`--public-url must be an http:// or https:// URL, got '${publicUrl}'`);
   if (values.notify !== undefined && values.store !== undefined) throw new UsageError("--notify is not supported with --store yet: positions live in this machine's state directory, and etcd log snapshots delete events a provider has not sent");
@@ -167,7 +169,7 @@ export async function runReconcile(argv: string[], io: CommandIO): Promise<numbe
       });
       return failed ? 1 : 0;
     }
-    const store = await openFileEventStore(layout.events, { logger, onAppended: eventLogObserver(metrics) });
+    const store = await openFileEventStore(layout.events, { logger });
     // Its own loops, reading the log: a slow or dead receiver never holds up a rollout.
     const notifier = notify ? startNotifications(notify, { dir: layout.notify, source: store, logger, ...(publicUrl ? { publicUrl } : {}) }) : null;
     // A first start begins at the log's head: it must be read before this run appends anything.
@@ -233,6 +235,9 @@ async function serve(
 ): Promise<boolean> {
   const { logger } = reconciler;
   await reconciler.load();
+  // From the model the log was just replayed into: a restart changes no value.
+  const { store } = opts;
+  opts.metrics.readModel(() => reconciler.status, 'sizeBytes' in store ? () => (store as FileEventStore).sizeBytes() : undefined);
   if (opts.once) {
     const results = await reconciler.reconcile();
     return results.some((r) => r.outcome !== 'completed' || r.failedHosts.length > 0);

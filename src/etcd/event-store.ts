@@ -63,12 +63,16 @@ export class EtcdEventStore implements EventStore {
     const appended: PalisadeEvent[] = [];
     let pending = [...unique.values()];
     const maxAttempts = this.opts.maxAttempts ?? 200;
+    // New keys are the rule: look their index entries up only once a transaction failed (the
+    // absent-compares catch a known key either way), not before every batch from a cold cache.
+    let lookUpKeys = false;
     for (let attempt = 0; pending.length > 0; attempt++) {
       if (attempt >= maxAttempts) throw new EtcdStoreError('ETCD_CONTENDED', `gave up appending after ${maxAttempts} lost compare-and-swaps on ${EVENTS_HEAD}; another writer is appending continuously — is a second reconciler running without leader election?`);
       // Happy path (the only writer, head cached from the last append): one transaction. The
       // compares catch everything the cache could be wrong about; a failure re-reads.
       if (!this.cachedHead) {
-        pending = await this.readHeadWithout(pending);
+        if (lookUpKeys) pending = await this.readHeadWithout(pending);
+        else await this.readHeadWithout([]);
         if (pending.length === 0) break;
       }
       const head = this.cachedHead!;
@@ -100,6 +104,7 @@ export class EtcdEventStore implements EventStore {
         continue;
       }
       this.cachedHead = null;
+      lookUpKeys = true;
       await this.checkFence();
     }
     return appended;
@@ -108,7 +113,8 @@ export class EtcdEventStore implements EventStore {
   /** Reads the head and drops drafts whose key already has an index entry (appended before, by anyone). */
   private async readHeadWithout(drafts: EventDraft[]): Promise<EventDraft[]> {
     const known = new Set<string>();
-    const batches = batchesWithin(drafts, () => 1, (d) => d.key.length + 128, 1);
+    // With nothing to look up, one transaction still reads the head.
+    const batches = drafts.length > 0 ? batchesWithin(drafts, () => 1, (d) => d.key.length + 128, 1) : [[]];
     for (const [i, batch] of batches.entries()) {
       const res = await this.etcd.txn([], [...(i === 0 ? [{ get: EVENTS_HEAD }] : []), ...batch.map((d) => ({ get: eventIndexKey(d.key) }))]);
       if (i === 0) {

@@ -6,6 +6,8 @@ import type { HostsFile } from '../hosts/hosts-file.js';
 import type { Logger } from '../log/logger.js';
 import { EtcdClient, parseStoreUrl } from './client.js';
 import { EtcdEventStore } from './event-store.js';
+import { batchedFencedPuts } from './fence.js';
+import { HostKeyFeed } from './host-feed.js';
 import { campaign, type Fence } from './leader.js';
 
 /** One term of leadership, handed to whoever builds the reconciler. */
@@ -56,6 +58,9 @@ export async function runWithLeaderElection(opts: LeaderElectionOptions): Promis
       if (!leadership) break;
       const store = new EtcdEventStore(etcd, { fence: leadership.fence });
       const signal = AbortSignal.any([leadership.signal, opts.signal]);
+      // One watch over every host's keys and batched fenced writes, for this term's agent hosts.
+      const feed = new HostKeyFeed(etcd);
+      const write = batchedFencedPuts(etcd, leadership.fence);
       try {
         await opts.term({
           etcd,
@@ -63,12 +68,13 @@ export async function runWithLeaderElection(opts: LeaderElectionOptions): Promis
           fence: leadership.fence,
           signal,
           lost: leadership.signal,
-          drivers: (file, checksFor) => driversFromHostsFile(file, { etcd, checksFor, fence: leadership.fence, ...(opts.confirmMs ? { confirmMs: opts.confirmMs } : {}) }),
+          drivers: (file, checksFor) => driversFromHostsFile(file, { etcd, checksFor, fence: leadership.fence, keys: feed, write, ...(opts.confirmMs ? { confirmMs: opts.confirmMs } : {}) }),
         });
       } catch (e) {
         const err = e as { code?: string; message?: string };
         log.error({ event: 'LeaderTermFailed', code: err.code }, `leader term ended with an error: ${err.message ?? String(e)}`);
       } finally {
+        await feed.close();
         await store.close();
         await leadership.resign();
       }

@@ -26,6 +26,11 @@ export function splitRuleset(text: string): { hash: string; parts: string[] } {
 
 export async function putRuleset(etcd: EtcdClient, text: string): Promise<StoredRuleset> {
   const { hash, parts } = splitRuleset(text);
+  if (parts.length === 1) {
+    // One part (any ruleset under 256 Ki characters): written only if absent, in one round trip.
+    await etcd.txn([{ key: rulesetPartKey(hash, 0), absent: true }], [{ put: rulesetPartKey(hash, 0), value: parts[0]! }]);
+    return { hash, parts: 1 };
+  }
   if (await etcd.get(rulesetPartKey(hash, parts.length - 1))) return { hash, parts: parts.length };
   const indexed = parts.map((value, i) => ({ key: rulesetPartKey(hash, i), value }));
   // The last part is written last, so its presence (checked above) means the set is complete.

@@ -5,9 +5,9 @@ import type { Prober } from '../checks/probes/node-probe.js';
 import { AgentStatus, Desired, Facts, RulesetRef } from '../agent/protocol.js';
 import type { EtcdClient } from '../etcd/client.js';
 import { hostKey } from '../etcd/keys.js';
-import { fencedPut, type Fence } from '../etcd/fence.js';
+import { fencedPut, type Fence, type PutWriter } from '../etcd/fence.js';
+import { directHostKeys, type HostKeyReader } from '../etcd/host-feed.js';
 import { putRuleset } from '../etcd/rulesets.js';
-import { waitForKey } from '../etcd/wait-key.js';
 import type { CheckOutcome } from '../eventlog/events.js';
 import type { HostDriver, HostInterface, Ruleset } from './host-driver.js';
 
@@ -40,6 +40,13 @@ export interface AgentHostOptions {
   autoConfirm?: boolean;
   /** The leader's fence: desired and confirm writes fail once this reconciler is deposed. */
   fence?: Fence;
+  /**
+   * How the host's keys are read (default: a read per question, a watch per answer); the
+   * leader shares one prefix watch over every host (HostKeyFeed).
+   */
+  keys?: HostKeyReader;
+  /** How desired and confirm keys are written (default: a fenced put each); the leader batches them. */
+  write?: PutWriter;
 }
 
 /**
@@ -54,15 +61,20 @@ export class AgentHost implements HostDriver {
   /** The generation applied last and not yet confirmed, with the checks still to pass. */
   private awaiting: { generation: string; remaining: Set<string> } | null = null;
   private lastConfirmed: string | null = null;
+  private readonly keys: HostKeyReader;
+  private readonly write: PutWriter;
 
   constructor(
     readonly name: string,
     readonly address: string,
     private readonly opts: AgentHostOptions,
-  ) {}
+  ) {
+    this.keys = opts.keys ?? directHostKeys(opts.etcd);
+    this.write = opts.write ?? ((key, value) => fencedPut(opts.etcd, key, value, opts.fence));
+  }
 
   async readInterfaces(): Promise<HostInterface[]> {
-    const kv = await this.opts.etcd.get(hostKey(this.name, 'facts'));
+    const kv = await this.keys.get(this.name, 'facts');
     if (!kv) throw this.unknown(hostKey(this.name, 'facts'));
     return Facts.parse(JSON.parse(kv.value)).interfaces;
   }
@@ -76,7 +88,7 @@ export class AgentHost implements HostDriver {
   async apply(ruleset: Ruleset): Promise<void> {
     const { etcd } = this.opts;
     const ref = await putRuleset(etcd, ruleset.text);
-    const desiredKv = await etcd.get(hostKey(this.name, 'desired'));
+    const desiredKv = await this.keys.get(this.name, 'desired');
     const desired = desiredKv ? Desired.parse(JSON.parse(desiredKv.value)) : null;
     let generation: string;
     if (desiredKv && desired?.kind === 'apply' && desired.ruleset?.hash === ref.hash && (await this.stillValid(desiredKv.modRevision))) {
@@ -84,7 +96,7 @@ export class AgentHost implements HostDriver {
       generation = desiredKv.modRevision;
     } else {
       const value: Desired = { kind: 'apply', label: ruleset.hash.slice(0, 12), ruleset: ref, confirmMs: this.opts.confirmMs, checks: this.opts.checks().filter((c) => c.vantage === 'host') };
-      generation = await fencedPut(etcd, hostKey(this.name, 'desired'), JSON.stringify(value), this.opts.fence);
+      generation = await this.write(hostKey(this.name, 'desired'), JSON.stringify(value));
     }
     const status = await this.answer(generation, 'apply');
     if (status.state === 'reverted') throw new AgentHostError('AGENT_REVERTED', `${this.name}: the agent reverted generation ${generation}: ${status.reason ?? 'no reason given'}`);
@@ -103,7 +115,7 @@ export class AgentHost implements HostDriver {
     if (!a) return;
     this.awaiting = null;
     this.lastConfirmed = a.generation;
-    await confirmGeneration(this.opts.etcd, this.name, a.generation, this.opts.fence);
+    await this.write(hostKey(this.name, 'confirm'), JSON.stringify({ generation: a.generation }));
     const status = await this.answer(a.generation, 'confirmation', (s) => s.state === 'confirmed' || s.state === 'reverted' || s.state === 'failed');
     if (status.state !== 'confirmed') throw new AgentHostError('AGENT_REVERTED', `${this.name}: confirmed too late, the agent had already reverted generation ${a.generation}: ${status.reason ?? status.state}`);
   }
@@ -112,7 +124,7 @@ export class AgentHost implements HostDriver {
     this.awaiting = null;
     const ruleset = snapshot === null ? null : RulesetRef.parse(JSON.parse(snapshot));
     const value: Desired = { kind: 'restore', label: 'rollback', ruleset, confirmMs: this.opts.confirmMs, checks: [] };
-    const generation = await fencedPut(this.opts.etcd, hostKey(this.name, 'desired'), JSON.stringify(value), this.opts.fence);
+    const generation = await this.write(hostKey(this.name, 'desired'), JSON.stringify(value));
     const status = await this.answer(generation, 'restore');
     if (status.state !== 'confirmed') throw new AgentHostError('AGENT_APPLY_FAILED', `${this.name}: the agent could not restore the previous ruleset: ${status.reason ?? status.state}`);
   }
@@ -139,7 +151,7 @@ export class AgentHost implements HostDriver {
    * agent's pending generation (still the desired one) is adopted, so passing checks confirm it.
    */
   private async adoptPending(): Promise<{ generation: string; remaining: Set<string> } | null> {
-    const [s, desired] = await Promise.all([this.status(), this.opts.etcd.get(hostKey(this.name, 'desired'))]);
+    const [s, desired] = await Promise.all([this.status(), this.keys.get(this.name, 'desired')]);
     const g = s?.status.generation;
     if (!s || s.status.state !== 'pending' || !desired || g !== desired.modRevision || g === this.lastConfirmed) return null;
     this.awaiting = { generation: g, remaining: new Set(this.opts.checks().map((c) => c.name)) };
@@ -166,7 +178,7 @@ export class AgentHost implements HostDriver {
   }
 
   private async status(): Promise<{ status: AgentStatus; modRevision: string } | null> {
-    const kv = await this.opts.etcd.get(hostKey(this.name, 'status'));
+    const kv = await this.keys.get(this.name, 'status');
     return kv ? { status: AgentStatus.parse(JSON.parse(kv.value)), modRevision: kv.modRevision } : null;
   }
 
@@ -178,9 +190,9 @@ export class AgentHost implements HostDriver {
 
   private async answer(generation: string, what: 'apply' | 'restore' | 'confirmation', done: (s: AgentStatus) => boolean = (s) => s.state !== 'idle'): Promise<AgentStatus> {
     const timeoutMs = this.opts.answerTimeoutMs ?? this.opts.confirmMs + 10_000;
-    const status = await waitForKey(
-      this.opts.etcd,
-      hostKey(this.name, 'status'),
+    const status = await this.keys.wait(
+      this.name,
+      'status',
       (kv) => {
         if (!kv) return undefined;
         const s = AgentStatus.parse(JSON.parse(kv.value));
@@ -189,7 +201,7 @@ export class AgentHost implements HostDriver {
       timeoutMs,
     );
     if (status) return status;
-    const alive = await this.opts.etcd.get(hostKey(this.name, 'alive'));
+    const alive = await this.keys.get(this.name, 'alive');
     throw new AgentHostError(
       'AGENT_TIMEOUT',
       `${this.name}: no answer from the agent to the ${what} (generation ${generation}) within ${timeoutMs} ms; its liveness key is ${alive ? 'present (the agent runs but did not report: is its path to etcd cut?)' : 'absent (is palisade agent running on the host?)'}`,
@@ -199,11 +211,6 @@ export class AgentHost implements HostDriver {
   private unknown(key: string): AgentHostError {
     return new AgentHostError('AGENT_UNKNOWN', `${this.name}: no agent has reported (${key} is missing); start 'palisade agent --node ${this.name} --store etcd://…' on the host`);
   }
-}
-
-/** Writes the confirmation the agent of `host` waits for, for one desired generation. */
-export async function confirmGeneration(etcd: EtcdClient, host: string, generation: string, fence?: Fence): Promise<void> {
-  await fencedPut(etcd, hostKey(host, 'confirm'), JSON.stringify({ generation }), fence);
 }
 
 export const isAgentHostError = (e: unknown, code?: AgentHostErrorCode): e is AgentHostError =>

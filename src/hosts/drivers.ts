@@ -3,7 +3,8 @@ import os from 'node:os';
 import path from 'node:path';
 import type { CheckSpec } from '../checks/check-spec.js';
 import type { EtcdClient } from '../etcd/client.js';
-import type { Fence } from '../etcd/fence.js';
+import type { Fence, PutWriter } from '../etcd/fence.js';
+import type { HostKeyReader } from '../etcd/host-feed.js';
 import { LAB_SERVICES } from '../lab/lab.js';
 import { AgentHost } from './agent-host.js';
 import type { HostDriver } from './host-driver.js';
@@ -21,6 +22,9 @@ export interface AgentDriverContext {
   fence?: Fence;
   /** Default confirm window when the hosts file gives none. */
   confirmMs?: number;
+  /** Shared by every agent host: one watch over all hosts' keys, and batched fenced writes. */
+  keys?: HostKeyReader;
+  write?: PutWriter;
 }
 
 export const DEFAULT_CONFIRM_MS = 30_000;
@@ -52,6 +56,8 @@ function driverFor(h: HostEntry, file: HostsFile, agents: AgentDriverContext | u
         confirmMs: h.confirmMs ?? agents.confirmMs ?? DEFAULT_CONFIRM_MS,
         checks: () => agents.checksFor(h.name),
         ...(agents.fence ? { fence: agents.fence } : {}),
+        ...(agents.keys ? { keys: agents.keys } : {}),
+        ...(agents.write ? { write: agents.write } : {}),
       });
   }
 }

@@ -36,7 +36,7 @@ td, th { text-align: left; padding: 4px 6px; border-bottom: 1px solid var(--line
 td.msg { overflow-wrap: anywhere; }
 #events { list-style: none; padding: 0; margin: 0; max-height: 260px; overflow-y: auto; border: 1px solid var(--line); border-radius: 8px; }
 #events li { padding: 3px 8px; border-bottom: 1px solid var(--line); font-size: 13px; overflow-wrap: anywhere; }
-#conn { font-size: 12px; }
+#conn { font-size: 12px; text-transform: none; letter-spacing: 0; }
 @media (max-width: 520px) { body { padding: 8px; } .hosts { grid-template-columns: 1fr; } th.opt, td.opt { display: none; } }
 `;
 
@@ -56,6 +56,8 @@ const duration = (ms) => {
   const s = Math.round(ms / 1000);
   return s < 60 ? s + ' s' : Math.floor(s / 60) + ' min ' + (s % 60) + ' s';
 };
+const PHASES = { rollingOut: 'rolling out', observed: 'not started', rolledBack: 'rolled back' };
+const phase = (p) => el('span', { class: 'phase p-' + p, 'data-phase': p }, PHASES[p] || p);
 let skew = 0;
 let status = null;
 function soakLeft(h) {
@@ -69,7 +71,7 @@ function hostCard(h) {
     el('div', { class: 'name' }, h.name),
     el('div', { class: 'state' }, h.state, left !== null ? el('span', { class: 'soak muted', 'data-soak-until': String(h.soakUntil) }, ' · soak ' + left + ' s left') : null),
     check ? el('div', { class: 'detail' }, (check.ok === false || h.failedChecks ? 'FAILED ' : 'ok ') + check.name + ': ' + check.detail) : null,
-    h.reason && h.state !== 'confirmed' ? el('div', { class: 'detail' }, h.reason) : null);
+    h.reason && h.state !== 'confirmed' && !(check && h.reason.includes(check.detail)) ? el('div', { class: 'detail' }, h.reason) : null);
 }
 function render(s) {
   status = s;
@@ -81,7 +83,7 @@ function render(s) {
   else {
     head.append(
       el('h1', {}, el('code', {}, short(cur.revision)), ' ', firstLine(cur.message)),
-      el('div', {}, el('span', { id: 'phase', class: 'phase p-' + cur.phase, 'data-phase': cur.phase }, cur.phase),
+      el('div', {}, el('span', { id: 'phase', class: 'phase p-' + cur.phase, 'data-phase': cur.phase }, PHASES[cur.phase] || cur.phase),
         ' ', el('span', { class: 'muted' }, (cur.author || '') + (cur.attempt ? ' · attempt ' + (cur.attempt + 1) : '') + (cur.durationMs !== null ? ' · ' + duration(cur.durationMs) : ''))));
     if (s.latest && s.latest.revision !== cur.revision) head.append(el('p', { class: 'muted' }, 'Newest commit ' + short(s.latest.revision) + ' "' + firstLine(s.latest.message) + '": ' + s.latest.phase));
   }
@@ -102,7 +104,7 @@ function render(s) {
     rows.append(el('tr', { 'data-revision': r.revision, 'data-phase': r.phase },
       el('td', {}, el('code', {}, short(r.revision))),
       el('td', { class: 'msg' }, firstLine(r.message)),
-      el('td', {}, el('span', { class: 'phase p-' + r.phase }, r.phase)),
+      el('td', {}, phase(r.phase)),
       el('td', { class: 'opt' }, duration(r.durationMs))));
   }
 }

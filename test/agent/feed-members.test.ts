@@ -47,7 +47,7 @@ describe.skipIf(!pre.ok)('path to the feed with the first etcd member stopped', 
   it('passes through any member, so the host is confirmed', { timeout: 90_000 }, async () => {
     const ns = lab.hosts[0]!.namespace;
     const main = join(import.meta.dirname, '../../src/cli/main.ts');
-    const agent = spawnCaptured('ip', ['netns', 'exec', ns, process.execPath, '--import', 'tsx', main, 'agent', '--node', NODE, '--store', etcd.storeUrl, '--netns', ns, '--state', await tmp('palisade-agent-'), '--lease-ttl', '3']);
+    const agent = spawnCaptured('ip', ['netns', 'exec', ns, process.execPath, '--import', 'tsx', main, 'agent', '--node', NODE, '--store', etcd.storeUrl, '--netns', ns, '--state', await tmp('palisade-agent-'), '--lease-ttl', '3s']);
     agents.add(agent.proc);
     try {
       await until('agent facts', () => client.get(hostKey(NODE, 'facts')), 20_000);

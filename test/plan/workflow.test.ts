@@ -22,7 +22,7 @@ describe('the example pull-request workflow', () => {
     expect(wf.permissions['pull-requests']).toBe('write');
     const steps = wf.jobs.plan.steps;
     const runs = steps.map((s) => s.run ?? '').join('\n');
-    for (const flag of runs.match(/--[a-z-]+/g) ?? []) if (!['--global', '--no-audit', '--no-fund'].includes(flag)) expect(PLAN_USAGE).toContain(flag);
+    for (const flag of runs.match(/--[a-z-]+/g) ?? []) if (!['--global', '--no-audit', '--no-fund', '--pack-destination', '--version'].includes(flag)) expect(PLAN_USAGE).toContain(flag);
     // No ${{ }} expression is expanded inside a script: values reach the shell through env only.
     for (const s of steps) expect(s.run ?? '').not.toContain('${{');
     const comment = steps.find((s) => s.run?.startsWith('palisade plan comment'));

@@ -13,6 +13,9 @@ import { silentLogger } from '../../src/log/logger.js';
 
 export const hostNames = (n: number) => Array.from({ length: n }, (_, i) => `node-${i + 1}`);
 
+/** The i-th fleet host's address: 198.18.0.11 onwards, through 198.18.0.0/15 for large fleets. */
+export const fleetAddress = (i: number) => `198.18.${Math.floor((i + 11) / 256)}.${(i + 11) % 256}`;
+
 /** Policy for `hosts`: one HEP each on eth0, web allowed. */
 export function fleetPolicy(hosts: string[], port = 80): Record<string, string> {
   const heps = hosts
@@ -26,7 +29,7 @@ metadata:
 spec:
   node: ${h}
   interfaceName: eth0
-  expectedIPs: ["198.18.0.${11 + i}"]
+  expectedIPs: ["${fleetAddress(i)}"]
 `,
     )
     .join('---\n');
@@ -75,7 +78,7 @@ export async function startFleetAgents(endpoints: string[], hosts: string[], sta
         logger: silentLogger(),
         leaseTtlS: 3,
         probe: async (c) => ({ name: c.name, ok: true, detail: 'in-process' }),
-        readInterfaces: async () => [{ name: 'eth0', addresses: [`198.18.0.${11 + i}`] }],
+        readInterfaces: async () => [{ name: 'eth0', addresses: [fleetAddress(i)] }],
       });
       await agent.start();
       return {
