@@ -1,3 +1,4 @@
+import { backoffDelay } from '../backoff.js';
 import type { Watcher } from 'etcd3';
 import { CheckSpec } from '../checks/check-spec.js';
 import type { EtcdClient, KeyValue } from '../etcd/client.js';
@@ -107,7 +108,7 @@ export class Agent {
       } catch (e) {
         if (this.stopped) return;
         if (failures % 10 === 0) this.log.warn({ event: 'AgentRetry', what, code: (e as { code?: string }).code }, `${what}: ${(e as Error).message}; retrying`);
-        await this.sleep(Math.min(2000, 100 * 2 ** Math.min(failures, 5)));
+        await this.sleep(backoffDelay(failures + 1, 100, 2000, Math.random));
       }
     }
   }

@@ -33,7 +33,7 @@ const SPEC = {
     state: { type: 'string' },
     netns: { type: 'string' },
     'manage-this-machine': { type: 'boolean' },
-    'lease-ttl': { type: 'duration', default: '5s', min: 2000 },
+    'lease-ttl': { type: 'duration', default: '5s', min: 2000, wholeSeconds: true },
     'log-format': { type: 'choice', choices: LOG_FORMATS },
   },
 } as const;
@@ -46,8 +46,6 @@ export async function runAgent(argv: string[], io: CommandIO): Promise<number> {
   if (!/^[A-Za-z0-9_.-]{1,253}$/.test(values.node)) throw new UsageError(`--node '${values.node}' must be letters, digits, '.', '_' or '-'`);
   // Changing the nftables of the machine itself must be asked for by name, never a default.
   if (!values.netns === !values['manage-this-machine']) throw new UsageError('agent needs exactly one of --netns NS and --manage-this-machine');
-  // etcd leases are granted in whole seconds.
-  if (values['lease-ttl'] % 1000 !== 0) throw new UsageError(`--lease-ttl must be whole seconds (etcd leases are), got ${values['lease-ttl']} ms`);
   const leaseTtlS = values['lease-ttl'] / 1000;
   const node = values.node;
   const host = values.netns ? new NetnsHost(node, values.netns, '', null) : new LocalHost(node, '', { manageThisMachine: true });

@@ -13,7 +13,7 @@ export type Option =
   | { type: 'boolean'; short?: string }
   | { type: 'string'; short?: string; default?: string }
   | { type: 'strings'; short?: string }
-  | { type: 'duration'; short?: string; default?: string; min?: number }
+  | { type: 'duration'; short?: string; default?: string; min?: number; /** etcd leases: a whole number of seconds */ wholeSeconds?: boolean }
   | { type: 'integer'; short?: string; default?: number; min?: number; max?: number }
   | { type: 'choice'; short?: string; choices: readonly string[]; default?: string };
 
@@ -135,6 +135,7 @@ function convert(flag: string, o: Option, given: string | boolean | string[] | u
       if (text === undefined) return undefined;
       const ms = parseDuration(text);
       if (ms === null) fail(`${flag} takes a duration such as 500ms, 5s, 2m, 1h (a bare number is milliseconds), got '${text}'`);
+      if (o.wholeSeconds && ms! % 1000 !== 0) fail(`${flag} must be whole seconds, got '${text}'`);
       if (o.min !== undefined && ms! < o.min) fail(`${flag} must be at least ${o.min % 1000 === 0 ? `${o.min / 1000}s` : `${o.min}ms`}, got '${text}'`);
       return ms;
     }

@@ -80,7 +80,7 @@ const SPEC = {
     'drift-interval': { type: 'duration', default: '30s' },
     'snapshot-every': { type: 'integer', default: 10_000, min: 1 },
     store: { type: 'string' },
-    'lease-ttl': { type: 'duration', default: '3s', min: 2000 },
+    'lease-ttl': { type: 'duration', default: '3s', min: 2000, wholeSeconds: true },
     notify: { type: 'string' },
     'public-url': { type: 'string' },
     once: { type: 'boolean' },
@@ -97,8 +97,6 @@ export async function runReconcile(argv: string[], io: CommandIO): Promise<numbe
   const listen = values.once ? null : parseListen(values.listen);
   const snapshotEvery = values['snapshot-every'];
   const driftIntervalMs = values['drift-interval'];
-  // etcd leases are granted in whole seconds.
-  if (values['lease-ttl'] % 1000 !== 0) throw new UsageError(`--lease-ttl must be whole seconds (etcd leases are), got ${values['lease-ttl']} ms`);
   const leaseTtlS = values['lease-ttl'] / 1000;
   const publicUrl = values['public-url'];
   if (publicUrl !== undefined && !/^https?:\/\/[^/]/.test(publicUrl)) throw new UsageError(`--public-url must be an http:// or https:// URL, got '${publicUrl}'`);

@@ -32,7 +32,7 @@ export function compileHosts(state: DesiredState, hosts: readonly HostFacts[]): 
 }
 
 const byName = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
-/** nil order is "infinite": last; ties by name (calico-model.md §3.2). */
+/** nil order is "infinite": last; ties by name (docs/calico-model.md §3.2). */
 const byOrderThenName = (a: { order: number | null; name: string }, b: { order: number | null; name: string }) =>
   (a.order ?? Infinity) - (b.order ?? Infinity) || byName(a.name, b.name);
 
@@ -161,7 +161,7 @@ function failsafes(list: readonly ProtoPort[]): Failsafe[] {
 }
 
 /**
- * HEP ↔ interface (calico-model.md §3.5, §3.6): workload interfaces are never host endpoints; the
+ * HEP ↔ interface (docs/calico-model.md §3.5, §3.6): workload interfaces are never host endpoints; the
  * alphabetically first HEP naming the interface, or expecting one of its addresses, wins; else the
  * first `*` HEP; else the interface is left alone. Excluded interfaces (`interfaceExclude`) get
  * no HEP of their own. An interface whose name cannot be written into

@@ -152,7 +152,7 @@ export class CompileContext {
 
   private hostPolicies: { policies: GlobalNetworkPolicy[]; selectors: Selector[]; fingerprint: string } | undefined;
 
-  /** The GNPs that apply to a HEP, in state order (calico-model.md §3.1). */
+  /** The GNPs that apply to a HEP, in state order (docs/calico-model.md §3.1). */
   policiesFor(hep: HostEndpoint): GlobalNetworkPolicy[] {
     this.hostPolicies ??= this.hostPolicyIndex();
     const { policies, selectors, fingerprint } = this.hostPolicies;

@@ -30,7 +30,7 @@ export interface Failsafe {
 }
 
 /**
- * The stages a packet can meet, each in its own hook (calico-model.md §3.4):
+ * The stages a packet can meet, each in its own hook (docs/calico-model.md §3.4):
  * untracked = raw (doNotTrack), prednat = mangle prerouting (preDNAT), normal = filter input/output,
  * forward = filter forward (applyOnForward).
  */

@@ -76,7 +76,7 @@ function netsOf(list: string[]): Cidr[] {
 }
 
 /**
- * Compiles one rule into per-family matches (calico-model.md §5.2: a rule is rendered once per
+ * Compiles one rule into per-family matches (docs/calico-model.md §5.2: a rule is rendered once per
  * family it can match). A rule with nothing family-specific stays one family-neutral match.
  */
 export function compileRule(rule: Rule, index: number, sets: SetRequests): CompiledRule {

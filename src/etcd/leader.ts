@@ -1,3 +1,4 @@
+import { backoffDelay } from '../backoff.js';
 import type { Logger } from '../log/logger.js';
 import { asStoreError, type EtcdClient } from './client.js';
 import { EtcdStoreError } from './errors.js';
@@ -65,7 +66,7 @@ export async function campaign(etcd: EtcdClient, opts: CampaignOptions): Promise
         const reason = `waiting for etcd before campaigning: ${err.message}`;
         if (reason !== lastReason || attempt % 20 === 0) log.warn({ event: 'ElectionWaiting', code: err.code }, reason);
         lastReason = reason;
-        await sleep(Math.min(2000, 200 * 2 ** Math.min(attempt, 4)), opts.signal);
+        await sleep(backoffDelay(attempt + 1, 200, 2000, Math.random), opts.signal);
       }
     }
   } catch (e) {

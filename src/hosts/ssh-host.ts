@@ -6,7 +6,7 @@ import { probe } from '../checks/probes/probe.js';
 import { notReached, reached, type ProbeOrigin, type ProbeResult } from '../checks/probes/probe-result.js';
 import { NftError, readTable, type NftRunner } from '../dataplane/index.js';
 import type { CheckOutcome } from '../eventlog/events.js';
-import { withBackoff } from '../git/backoff.js';
+import { withBackoff } from '../backoff.js';
 import type { HostDriver, HostInterface, RestoreReport, Ruleset } from './host-driver.js';
 import { parseIpAddr } from './nft-host.js';
 import { judgeHostKey } from './ssh/known-hosts.js';

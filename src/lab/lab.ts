@@ -1,3 +1,4 @@
+import { backoffDelay } from '../backoff.js';
 import { execFile, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { promisify } from 'node:util';
@@ -128,7 +129,7 @@ async function waitReachable(managementNamespace: string, host: LabHost): Promis
   for (let attempt = 0; Date.now() < deadline; attempt++) {
     const r = await probe(SSH_FAILSAFE_CHECK, host.address, { namespace: managementNamespace }).catch(() => null);
     if (r?.open) return;
-    await new Promise((resolve) => setTimeout(resolve, Math.min(50 * 2 ** attempt, 500)));
+    await new Promise((resolve) => setTimeout(resolve, backoffDelay(attempt + 1, 50, 500, Math.random)));
   }
   throw new LabError('LAB_COMMAND_FAILED', `lab host ${host.name} (${host.address}) is not reachable from the management namespace after 10 s`);
 }

@@ -1,5 +1,3 @@
-import type { SourceLocation } from '../state/desired-state.js';
-
 /** Why a file or resource was rejected; stable identifiers for machines, `message` for people. */
 export type ModelErrorCode =
   | 'READ_ERROR'
@@ -64,4 +62,3 @@ export class ModelValidationError extends Error {
   }
 }
 
-export const locationOf = (e: ModelError): SourceLocation => ({ file: e.file, line: e.line, col: e.col });

@@ -1,5 +1,5 @@
 /**
- * Calico's name and label rules (calico-model.md §1.0), with the reasons Calico and Kubernetes
+ * Calico's name and label rules (docs/calico-model.md §1.0), with the reasons Calico and Kubernetes
  * print. Each check returns the reason, or undefined when the value is valid.
  */
 

@@ -7,7 +7,7 @@ import { formatCidr, parseIp, parsePrefixed, tryParseCidr } from '../net/cidr.js
 import { strictObject } from './strict.js';
 
 /**
- * Calico projectcalico.org/v3 host-protection resources (calico-model.md §1).
+ * Calico projectcalico.org/v3 host-protection resources (docs/calico-model.md §1).
  *
  * Each schema parses the YAML form an operator writes and outputs the normalised form the rest
  * of Palisade consumes (`z.output`): Calico's defaults applied, ports and protocols canonical.
@@ -438,7 +438,7 @@ export type ProtoPort = z.output<typeof ProtoPort>;
 
 const pp = (protocol: 'TCP' | 'UDP', port: number): ProtoPort => ({ protocol, port });
 
-/** Felix's defaults (calico-model.md §1.8): an omitted list means these nine; `[]` means none. */
+/** Felix's defaults (docs/calico-model.md §1.8): an omitted list means these nine; `[]` means none. */
 export const DEFAULT_FAILSAFE_INBOUND: readonly ProtoPort[] = [
   pp('TCP', 22), pp('UDP', 68), pp('TCP', 179), pp('TCP', 2379), pp('TCP', 2380),
   pp('TCP', 5473), pp('TCP', 6443), pp('TCP', 6666), pp('TCP', 6667),

@@ -5,7 +5,7 @@ import { formatCidr, tryParseCidr } from '../net/cidr.js';
 import { API_VERSION, ProtocolName } from './schemas.js';
 
 /**
- * The legacy v1 etcd model (calico-model.md §4) to projectcalico.org/v3 resources, following
+ * The legacy v1 etcd model (docs/calico-model.md §4) to projectcalico.org/v3 resources, following
  * Calico's own upgrade converters. Input is a set of etcd keys and their JSON values.
  */
 

@@ -1,5 +1,5 @@
 import type { PalisadeEvent } from '../eventlog/events.js';
-import { withBackoff } from '../git/backoff.js';
+import { withBackoff } from '../backoff.js';
 import type { Logger } from '../log/logger.js';
 import type { NotifyKind } from './kinds.js';
 import { emptyFold, step, type Notification } from './notifications.js';

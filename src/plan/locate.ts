@@ -1,4 +1,3 @@
-import { fieldPath } from '../model/errors.js';
 import { parseYamlResources, type Candidate } from '../model/yaml-source.js';
 import type { SourceLocation } from '../state/desired-state.js';
 import type { LoadedRevision } from './revision.js';
@@ -32,4 +31,3 @@ export class FieldLocator {
   }
 }
 
-export const pathText = (path: readonly (string | number)[]): string => fieldPath(path);

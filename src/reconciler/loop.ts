@@ -1,3 +1,4 @@
+import { backoffDelay } from '../backoff.js';
 import type { Logger } from '../log/logger.js';
 import type { CommitResult } from '../eventlog/events.js';
 import type { Reconciler } from './reconciler.js';
@@ -35,7 +36,7 @@ export function startReconcileLoop(reconciler: Reconciler, logger: Logger, opts:
       },
       (error: unknown) => {
         failures++;
-        const delay = Math.min(opts.maxBackoffMs, opts.pollIntervalMs * 2 ** Math.min(failures, 10));
+        const delay = backoffDelay(failures + 1, opts.pollIntervalMs, opts.maxBackoffMs, Math.random);
         const e = error as { code?: string; message?: string };
         logger.error({ event: 'ReconcileFailed', code: e.code, failures, retryInMs: delay }, `reconcile failed: ${e.message ?? String(error)}`);
         schedule(delay);

@@ -9,6 +9,7 @@ import { parseSelector } from '../selector/index.js';
 import type { DesiredState } from '../state/desired-state.js';
 import { Duration } from './duration.js';
 import { readYamlDocuments } from '../model/yaml-source.js';
+import { parseIp } from '../net/cidr.js';
 
 /**
  * `palisade.yaml`, next to the policies: how a revision is rolled out, reviewed in the same pull
@@ -129,6 +130,8 @@ export const RolloutConfig = z.strictObject({
       // Results, logs and `expect` are reported by name: two checks of one name would be confused.
       const seen = new Map<string, number>();
       checks.forEach((c, i) => {
+        // A declared check names an address (the always-on feed check may carry the store's host name).
+        if (c.target !== undefined && parseIp(c.target) === null) ctx.addIssue({ code: 'custom', path: [i, 'target'], message: `target must be an IPv4 or IPv6 address (got ${JSON.stringify(c.target)})` });
         const first = seen.get(c.name);
         if (first !== undefined) ctx.addIssue({ code: 'custom', path: [i, 'name'], message: `check name '${c.name}' is already used by checks[${first}]; names must be unique` });
         else seen.set(c.name, i);

@@ -28,7 +28,7 @@ class ParsedSelector implements Selector {
   }
 }
 
-/** Parses Calico selector syntax (calico-model.md §2); throws `SelectorError` with the failing offset. */
+/** Parses Calico selector syntax (docs/calico-model.md §2); throws `SelectorError` with the failing offset. */
 export function parseSelector(text: string): Selector {
   return new ParsedSelector(parseAst(text));
 }

@@ -1,5 +1,5 @@
 /**
- * The public face of Calico's selector language (calico-model.md §2).
+ * The public face of Calico's selector language (docs/calico-model.md §2).
  * `parseSelector` throws `SelectorError` (with the 0-based character offset where parsing failed).
  */
 import type { SelectorNode } from './ast.js';

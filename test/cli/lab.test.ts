@@ -69,3 +69,33 @@ describe.skipIf(!pre.ok)('palisade lab up|down', () => {
     }
   });
 });
+
+/**
+ * `lab down --all` and `--id` find labs by their namespace names alone. They run in a private
+ * mount namespace with its own /run/netns, so the labs of other runs on this machine stay unseen.
+ */
+describe.skipIf(!pre.ok)('palisade lab down --all | --id: labs whose state directory is gone', () => {
+  it('removes every lab namespace (and only those), by name prefix', async () => {
+    const { execFile } = await import('node:child_process');
+    const script = [
+      'set -e',
+      'mkdir -p /run/netns && mount -t tmpfs tmpfs /run/netns',
+      'for n in pal-0a0b0c-br pal-0a0b0c-node-a pal-1d2e3f-mgmt keep-me; do ip netns add $n; done',
+      `"${process.execPath}" --import tsx src/cli/main.ts lab down --id 1d2e3f`,
+      'echo "after-id: $(ip netns list | cut -d" " -f1 | sort | tr "\\n" " ")"',
+      `"${process.execPath}" --import tsx src/cli/main.ts lab down --all`,
+      'echo "after-all: $(ip netns list | cut -d" " -f1 | sort | tr "\\n" " ")"',
+      `"${process.execPath}" --import tsx src/cli/main.ts lab down --id 1d2e3f || echo "missing: $?"`,
+      'ip netns del keep-me',
+    ].join('\n');
+    const out = await new Promise<string>((resolve, reject) =>
+      execFile('unshare', ['-m', '--propagation', 'private', 'sh', '-c', script], { cwd: path.resolve(import.meta.dirname, '../..'), timeout: 60_000 }, (e, stdout, stderr) => (e ? reject(new Error(`${e.message}\n${stdout}\n${stderr}`)) : resolve(stdout + stderr))),
+    );
+    expect(out).toContain('lab 1d2e3f is down (1 namespaces)');
+    expect(out).toContain('after-id: keep-me pal-0a0b0c-br pal-0a0b0c-node-a ');
+    expect(out).toContain('lab 0a0b0c is down (2 namespaces)');
+    expect(out).toContain('after-all: keep-me ');
+    expect(out).toContain('no namespace of lab 1d2e3f on this machine');
+    expect(out).toContain('missing: 1');
+  }, 90_000);
+});

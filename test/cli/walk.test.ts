@@ -91,6 +91,7 @@ describe('the CLI: every command and subcommand', () => {
       [['explain', '--dport', '70000'], 2, /--dport must be a whole number ≥ 0 ≤ 65535/],
       [['rollout', 'wait', '--state', 'x', '--timeout', 'soon'], 2, /--timeout takes a duration/],
       [['rollout', 'bogus'], 2, /unknown subcommand 'bogus'/],
+      [['agent', '--lease-ttl', '2500ms'], 2, /--lease-ttl must be whole seconds, got '2500ms'/],
       [['nosuch'], 2, /unknown command 'nosuch'/],
     ];
     for (const [argv, code, message] of cases) {
@@ -255,3 +256,36 @@ spec:
   expectedIPs: [198.18.0.11]
 `;
 }
+
+describe('rollout wait', () => {
+  it('exits with the outcome of the revision: 0 completed, 3 halted, 5 rejected, 8 on --timeout', async () => {
+    const state = await mkdtemp(path.join(os.tmpdir(), 'palisade-wait-'));
+    try {
+      const store = await openFileEventStore(stateLayout(state).events);
+      const [a, b, c, d] = ['a', 'b', 'c', 'd'].map((x) => x.repeat(40)) as [string, string, string, string];
+      await store.append([
+        commitDraft(1, a),
+        { type: 'RolloutFinished', revision: a, key: 'a:done', outcome: 'completed', failedHosts: [], durationMs: 10 },
+        commitDraft(2, b),
+        { type: 'RolloutFinished', revision: b, key: 'b:done', outcome: 'halted', failedHosts: ['h1'], durationMs: 10 },
+        commitDraft(3, c),
+        { type: 'CommitRejected', revision: c, key: 'c:rejected', errors: [{ code: 'E', file: 'p.yaml', line: 1, col: 1, message: 'bad' }] },
+        commitDraft(4, d),
+      ]);
+      await store.close();
+      const wait = async (...args: string[]) => {
+        const { out, io } = capture();
+        return { code: await main(['rollout', 'wait', '--state', state, ...args], io), ...out };
+      };
+      expect(await wait('--revision', 'aaaa')).toMatchObject({ code: 0, stdout: 'aaaaaaaa: completed\n' });
+      expect(await wait('--revision', 'bbbb')).toMatchObject({ code: 3, stdout: 'bbbbbbbb: halted (failed: h1)\n' });
+      expect((await wait('--revision', 'cccc')).code).toBe(5);
+      // The newest revision is still rolling out.
+      const timedOut = await wait('--timeout', '300ms');
+      expect(timedOut.code).toBe(8);
+      expect(timedOut.stderr).toMatch(/dddddddd still observed after 0.3 s/);
+    } finally {
+      await rm(state, { recursive: true, force: true });
+    }
+  });
+});

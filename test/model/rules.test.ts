@@ -15,7 +15,7 @@ const problems = (...docs: Obj[]) => {
 
 type Case = [what: string, docs: Obj[], field: string, reason: string];
 
-// One row per Calico rule (calico-model.md §1), with Calico's reason text.
+// One row per Calico rule (docs/calico-model.md §1), with Calico's reason text.
 const INVALID: Case[] = [
   ['metadata name not DNS-1123', [res('GlobalNetworkSet', 'Bad_Name', {})], 'metadata.name', "name must consist of lower case alphanumeric characters, '-' or '.'"],
   ['metadata name too long', [res('GlobalNetworkSet', 'a'.repeat(254), {})], 'metadata.name', 'name is too long by 1 bytes'],

@@ -3,7 +3,7 @@ import { parseSelector, SelectorError } from '../../src/selector/index.js';
 
 type Case = [selector: string, labels: Record<string, string>, expected: boolean];
 
-// Calico's semantics per operator, including absent labels (calico-model.md §2).
+// Calico's semantics per operator, including absent labels (docs/calico-model.md §2).
 const EVALUATION: Case[] = [
   ['', {}, true],
   ['all()', { a: 'x' }, true],

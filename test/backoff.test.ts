@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { backoffDelay, withBackoff } from '../../src/git/backoff.js';
-import { GitSourceError } from '../../src/git/errors.js';
+import { backoffDelay, withBackoff } from '../src/backoff.js';
+import { GitSourceError } from '../src/git/errors.js';
 
 describe('withBackoff', () => {
   it('doubles the delay up to the cap', () => {
