@@ -1,4 +1,5 @@
 import { compileHost } from '../compiler/index.js';
+import { smallestChange } from '../headerspace/smallest-change.js';
 import { formatPath, formatVerdict, simulate, type Packet } from '../simulator/index.js';
 import { parseCommand } from './args.js';
 import { hostFacts, loadDirectoryState, requireKnownHost, type StateLoader } from './host-source.js';
@@ -10,7 +11,9 @@ export const EXPLAIN_USAGE = `usage: palisade explain --host NODE --iface IF --d
 
 Compiles NODE's program from the policy repository and walks one new flow's first packet through
 it without touching a kernel. Prints the path (failsafe, tier, policy, rule, profile, default drop)
-and the verdict. NODE must be named by a HostEndpoint of the policy.
+and the verdict; for a denied flow, the smallest change that would let it through (the Allow rule
+needing the fewest fields of the packet to differ, checked by simulating the changed packet, or
+one that matches already but comes after what decides). NODE must be named by a HostEndpoint.
 
   --repo DIR      policy directory (default: .)
   --ref REV       the policy as committed at a git revision (main~3, a tag, a short id)
@@ -18,7 +21,7 @@ and the verdict. NODE must be named by a HostEndpoint of the policy.
   --facts FILE    the host's interfaces as JSON {node, interfaces:[{name, addresses}]};
                   default: the HEPs' interfaceName/expectedIPs on NODE, plus lo
   --forward-to IF the packet is forwarded out of IF (applyOnForward policy)
-  -o, --output F  text (default), or json: {verdict, reason, path, warnings} (--json: old spelling)
+  -o, --output F  text (default), or json: {verdict, reason, path, smallestChange?, warnings} (--json: old spelling)
   -h, --help      this text
 
 Exit status: 0 allow, 1 deny, 3 not policed (no host endpoint), 2 no verdict: a usage error, or
@@ -72,8 +75,9 @@ export async function runExplain(argv: string[], io: CommandIO, loadState: State
     const facts = await hostFacts(state, node, v.facts, local);
     const program = compileHost(state, facts);
     const sim = simulate(program, packet);
-    if (args.output === 'json') io.stdout.write(`${JSON.stringify({ verdict: sim.verdict, reason: formatVerdict(sim), path: sim.path, warnings: program.warnings }, null, 2)}\n`);
-    else io.stdout.write(`${formatPath(sim)}\n${program.warnings.map((w) => `warning: ${w}\n`).join('')}`);
+    const change = smallestChange(program, packet, sim);
+    if (args.output === 'json') io.stdout.write(`${JSON.stringify({ verdict: sim.verdict, reason: formatVerdict(sim), path: sim.path, ...(change ? { smallestChange: change } : {}), warnings: program.warnings }, null, 2)}\n`);
+    else io.stdout.write(`${formatPath(sim)}\n${change ? `smallest change: ${change.text}\n` : sim.verdict === 'deny' ? 'smallest change: no Allow rule applies to this endpoint: add one (or a profile)\n' : ''}${program.warnings.map((w) => `warning: ${w}\n`).join('')}`);
     return sim.verdict === 'allow' ? 0 : sim.verdict === 'deny' ? 1 : 3;
   } catch (e) {
     // Exit 1 is a verdict here (deny), so every failure to reach a verdict is 2.

@@ -14,7 +14,7 @@ import { hostChanges } from './exact-changes.js';
 import { intentLocator, proveIntents } from './intents.js';
 import { findDangers, managementNets } from './lockout.js';
 import { PLAN_FORMAT, type Danger, type FlowChange, type HostPlan, type Lint, type PlanReport, type Problem } from './plan-report.js';
-import { diffResources } from './resource-diff.js';
+import { describeResourceChanges } from './resource-diff.js';
 import { loadRevision, type LoadedRevision, type RevisionFiles } from './revision.js';
 import { previewRollout } from './rollout-preview.js';
 
@@ -54,7 +54,7 @@ export function computePlan(baseFiles: RevisionFiles, headFiles: RevisionFiles, 
     };
   }
 
-  const resources = diffResources(base.repository.resources, head.repository.resources);
+  const resources = describeResourceChanges(base.repository.resources, head.repository.resources);
   const nodes = nodesOf(base.state, head.state);
   const facts = new Map(nodes.map((n) => [n, planFacts(n, base.state, head.state)]));
   const baseSide = side(base, facts);

@@ -2,30 +2,23 @@ import { fieldPath } from '../model/errors.js';
 import { editScript } from './line-diff.js';
 import { resourceToInput } from '../model/print.js';
 import type { Located } from '../model/repository-rules.js';
-import { resourceKey } from '../state/desired-state.js';
+import { diffResources } from '../state/resource-diff.js';
 import type { FieldChange, ResourceChange } from './plan-report.js';
 
 /**
- * Added, removed and changed resources between two revisions, changed ones field by field. Fields
- * are compared in the form an operator writes (ports as `22` or `"1000:2000"`), after Calico's
- * defaults, so spelling out a default is no change.
+ * The resource diff (src/state/resource-diff.ts), field by field for modified resources: fields
+ * are shown in the form an operator writes (ports as `22` or `"1000:2000"`).
  */
-export function diffResources(base: readonly Located[], head: readonly Located[]): ResourceChange[] {
-  const before = new Map(base.map((l) => [resourceKey(l.resource), l]));
-  const changes: ResourceChange[] = [];
-  for (const l of head) {
-    const key = resourceKey(l.resource);
-    const old = before.get(key);
-    before.delete(key);
-    const id = { kind: l.resource.kind, name: l.resource.metadata.name, at: l.source };
-    if (!old) changes.push({ ...id, change: 'added', fields: [] });
-    else if (JSON.stringify(old.resource) !== JSON.stringify(l.resource)) {
-      const fields = diffValues(resourceToInput(old.resource), resourceToInput(l.resource), []);
-      if (fields.length > 0) changes.push({ ...id, change: 'changed', fields });
-    }
-  }
-  for (const l of before.values()) changes.push({ kind: l.resource.kind, name: l.resource.metadata.name, at: l.source, change: 'removed', fields: [] });
-  return changes.sort((a, b) => cmp(a.kind, b.kind) || cmp(a.name, b.name));
+export function describeResourceChanges(base: readonly Located[], head: readonly Located[]): ResourceChange[] {
+  return diffResources(base, head)
+    .map((d): ResourceChange => {
+      const l = (d.after ?? d.before)!;
+      const id = { kind: l.resource.kind, name: l.resource.metadata.name, at: l.source };
+      if (d.change === 'added') return { ...id, change: 'added', fields: [] };
+      if (d.change === 'removed') return { ...id, change: 'removed', fields: [] };
+      return { ...id, change: 'changed', fields: diffValues(resourceToInput(d.before!.resource), resourceToInput(d.after!.resource), []) };
+    })
+    .sort((a, b) => cmp(a.kind, b.kind) || cmp(a.name, b.name));
 }
 
 /**

@@ -8,8 +8,8 @@ import type { HostInterface, Ruleset } from '../hosts/host-driver.js';
 import type { PolicyRepository } from '../repository/repository.js';
 import { fleetOf, resolveWaves, waveFailureBudgets, type RolloutConfig } from '../rollout/rollout-config.js';
 import type { DesiredState } from '../state/desired-state.js';
-import { resourceKey } from '../state/desired-state.js';
 import type { ReconcilerState } from '../state/projections.js';
+import { diffResources } from '../state/resource-diff.js';
 
 /**
  * The revision planner: pure calculation from a revision's desired state to what its rollout
@@ -90,17 +90,9 @@ function checksOf(config: RolloutConfig, opts: FailsafeOptions): { checks: Check
   return { checks: [...failsafe, ...config.checks.filter((c) => !names.has(c.name))], reachability };
 }
 
-/** What changed between the resources recorded so far and a revision's. */
-export function diffResources(current: ReconcilerState['resources'], next: PolicyRepository['resources']): ResourceChange[] {
-  const changes: ResourceChange[] = [];
-  const seen = new Set<string>();
-  for (const { resource, source } of next) {
-    const key = resourceKey(resource);
-    seen.add(key);
-    const before = current.get(key);
-    if (!before) changes.push({ key, change: 'added', file: source.file, resource, source });
-    else if (JSON.stringify(before.resource) !== JSON.stringify(resource)) changes.push({ key, change: 'modified', file: source.file, resource, source });
-  }
-  for (const [key, before] of current) if (!seen.has(key)) changes.push({ key, change: 'removed', file: before.source.file });
-  return changes;
+/** What changed between the resources recorded so far and a revision's, as the event records it. */
+export function resourceChanges(current: ReconcilerState['resources'], next: PolicyRepository['resources']): ResourceChange[] {
+  return diffResources(current, next).map((d) =>
+    d.after ? { key: d.key, change: d.change, file: d.after.source.file, resource: d.after.resource, source: d.after.source } : { key: d.key, change: d.change, file: d.before!.source.file },
+  );
 }

@@ -17,7 +17,7 @@ import { desiredStateOf } from '../state/desired-state.js';
 import { isFinished, type ReconcilerState } from '../state/projections.js';
 import type { StatusModel, StatusSource } from '../status/model.js';
 import { DriftLoop } from './drift-loop.js';
-import { diffResources, failsafeChecks, planRevision, type FailsafeOptions } from './planner.js';
+import { resourceChanges, failsafeChecks, planRevision, type FailsafeOptions } from './planner.js';
 import { LogProjection } from './projection.js';
 import { RevisionSource } from './revision-source.js';
 import { RolloutRunner } from './rollout-runner.js';
@@ -250,7 +250,7 @@ export class Reconciler {
 
     const desired = desiredStateOf(read.resources);
     if (this.state.desiredRevision !== revision) {
-      const changes = diffResources(this.state.resources, read.resources);
+      const changes = resourceChanges(this.state.resources, read.resources);
       await this.projection.append([{ type: 'ResourcesChanged', revision, key: `${revision}:resources`, base: this.state.desiredRevision, changes }]);
       log.info({ event: 'ResourcesChanged', changes: changes.map((c) => `${c.change} ${c.key}`) }, `${changes.length} resource(s) changed`);
     }

@@ -210,6 +210,7 @@ describe('palisade explain / render', () => {
     expect(out.stderr).toBe('');
     expect(code).toBe(1);
     expect(out.stdout).toContain('=> deny (policy k8s-worker, end of tier default)');
+    expect(out.stdout).toMatch(/^smallest change: policy k8s-worker ingress rule \d+ \(Allow\) would allow it if the source were in /m);
   });
 
   it('rejects a bad direction with a usage error (exit 2)', async () => {
