@@ -10,6 +10,7 @@ import type { Ruleset } from '../../src/hosts/host-driver.js';
 import { silentLogger, type Logger } from '../../src/log/logger.js';
 import { startEtcd, startTcpProxy, type EtcdCluster, type TcpProxy } from '../support/etcd.js';
 import { useTmpDirs } from '../support/tmp.js';
+import { until } from '../support/until.js';
 
 /** Agent logic against a real etcd, with the in-memory dataplane: no kernel involved. */
 
@@ -61,15 +62,6 @@ async function statusOf(node: string): Promise<AgentStatus | null> {
   return kv ? AgentStatus.parse(JSON.parse(kv.value)) : null;
 }
 
-async function until<T>(what: string, fn: () => Promise<T | undefined | null | false>, timeoutMs = 15_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 const hostFor = (node: string, over: Partial<ConstructorParameters<typeof AgentHost>[2]> = {}) =>
   new AgentHost(node, '198.18.0.11', { etcd: client, managementNamespace: null, confirmMs: 1500, checks: () => [], autoConfirm: false, ...over });

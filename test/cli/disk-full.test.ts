@@ -8,6 +8,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import type { PalisadeEvent } from '../../src/eventlog/events.js';
 import { openFileEventStore } from '../../src/eventlog/file-store.js';
 import { project } from '../../src/state/projections.js';
+import { until } from '../support/until.js';
 
 /**
  * `palisade reconcile` with its state directory on a 1 MiB tmpfs, mounted in a private mount
@@ -23,15 +24,6 @@ const hep = (name: string, i: number) =>
 const web = (port: number) =>
   `apiVersion: projectcalico.org/v3\nkind: GlobalNetworkPolicy\nmetadata:\n  name: web\nspec:\n  selector: role == 'worker'\n  ingress:\n    - action: Allow\n      protocol: TCP\n      destination:\n        ports: [${port}]\n`;
 
-async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await probe().catch(() => undefined);
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 let work: string | undefined;
 let child: ChildProcess | undefined;

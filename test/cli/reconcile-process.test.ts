@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runRollout } from '../../src/cli/rollout.js';
 import { openFileEventStore } from '../../src/eventlog/file-store.js';
 import { project } from '../../src/state/projections.js';
+import { until } from '../support/until.js';
 
 /**
  * `palisade reconcile` as an operator runs it: a separate process, simulated hosts, the HTTP
@@ -38,15 +39,6 @@ async function commit(files: Record<string, string>, message: string) {
   return git.commit({ fs, dir: repo, message, author });
 }
 
-async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await probe().catch(() => undefined);
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 async function revisionState(revision: string) {
   const store = await openFileEventStore(path.join(state, 'events'), { readOnly: true });

@@ -7,6 +7,7 @@ import { StatusView } from '../../src/status/schema.js';
 import { TestRepo } from '../support/repo.js';
 import { FLEET, GOOD_FILES, LOCKOUT_FILES } from '../support/status-fleet.js';
 import { useTmpDirs } from '../support/tmp.js';
+import { until } from '../support/until.js';
 
 /**
  * `palisade reconcile` as a process: /metrics is derived from the status model, so a restart
@@ -25,15 +26,6 @@ afterEach(async () => {
   }
 });
 
-async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await probe().catch(() => undefined);
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 /** The metrics the status model derives (the process's own, and measured durations, are left out). */
 const FROM_MODEL = /^palisade_(commits_seen|events_appended|eventlog_size|hosts|host_info|rollouts|host_rollbacks|drift_detected|apply_duration|check_duration)/;

@@ -122,12 +122,4 @@ export function startReconcilerProcess(args: { storeUrl: string; repo: string; h
   return spawnCaptured(process.execPath, ['--import', 'tsx', join(import.meta.dirname, 'ha-reconciler-main.ts'), args.storeUrl, args.repo, args.hostsFile, args.stateDir, String(args.checkPort)], env);
 }
 
-export async function until<T>(what: string, fn: () => Promise<T | undefined | null | false>, timeoutMs = 20_000, intervalMs = 100): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, intervalMs));
-  }
-}
+export { until } from './until.js';
