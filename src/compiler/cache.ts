@@ -37,7 +37,7 @@ export interface CompiledRules {
 /**
  * Work that depends only on the text of a resource, memoised by that text: parsed selectors and
  * addresses, compiled rule lists, and which policies select a given label set. Shared by every
- * host of a revision and, through `IncrementalCompiler`, across revisions — an unchanged policy
+ * host of a revision and, carried by the reconciler from one revision to the next, across revisions — an unchanged policy
  * is compiled once, however many hosts and commits it appears in. Values are treated as
  * immutable: host programs share them.
  */

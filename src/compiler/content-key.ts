@@ -1,6 +1,5 @@
 /**
- * The JSON text of a resource, computed once per object: the content key that change detection
- * (`affectedNodes`) and the compile cache both use. Resources of a desired state are never
+ * The JSON text of a resource, computed once per object: the content key the compile cache uses. Resources of a desired state are never
  * mutated, so memoising by object identity is safe.
  */
 const memo = new WeakMap<object, string>();

@@ -1,6 +1,9 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { compileHost, IncrementalCompiler, type HostFacts } from '../../src/compiler/index.js';
+import { CompileCache } from '../../src/compiler/cache.js';
+import { compileHostIn } from '../../src/compiler/compile.js';
+import { CompileContext } from '../../src/compiler/context.js';
+import { compileHost, type HostFacts } from '../../src/compiler/index.js';
 import { stateOf } from '../support/policy-fixtures.js';
 
 const N = 10;
@@ -19,28 +22,8 @@ function fleet(edit: { policyPort?: number; setNet?: string; hepLabel?: string; 
   return stateOf(...docs);
 }
 
-describe('IncrementalCompiler', () => {
-  it('recompiles only the hosts a change affects, and the result equals a full compile', () => {
-    const inc = new IncrementalCompiler(hosts);
-    inc.update(fleet());
-    expect(inc.lastRecompiled).toHaveLength(N);
-
-    const cases: [Parameters<typeof fleet>[0], string[]][] = [
-      // Each edit adds to the previous one.
-      [{ policyPort: 2222 }, ['n2']], // a policy's own rules: the hosts it selects
-      [{ policyPort: 2222, setNet: '198.18.200.0/24' }, ['n4']], // a network set: hosts whose address sets contain it
-      [{ policyPort: 2222, setNet: '198.18.200.0/24', hepLabel: 'g3' }, ['n3', 'n7']], // an endpoint's labels: its host, and host 3 whose set now includes it
-      [{ policyPort: 2222, setNet: '198.18.200.0/24', hepLabel: 'g3' }, []], // no change: nothing
-    ];
-    for (const [edit, expected] of cases) {
-      const next = fleet(edit);
-      const programs = inc.update(next);
-      expect(inc.lastRecompiled).toEqual(expected);
-      for (const h of hosts) expect(programs.get(h.node)).toEqual(compileHost(next, h));
-    }
-  });
-
-  it('any sequence of edits, with the cache carried across revisions, equals a full compile of each state', () => {
+describe('CompileCache carried across revisions', () => {
+  it('any sequence of edits compiled the reconciler’s way (one cache, rotated per revision) equals a fresh compile of each state', () => {
     const edit = fc.record(
       {
         policyPort: fc.constantFrom(22, 2222, 8080),
@@ -52,21 +35,24 @@ describe('IncrementalCompiler', () => {
     );
     fc.assert(
       fc.property(fc.array(edit, { minLength: 1, maxLength: 6 }), (edits) => {
-        const inc = new IncrementalCompiler(hosts);
+        const cache = new CompileCache();
         for (const e of [{}, ...edits]) {
           const next = fleet(e);
-          const programs = inc.update(next);
-          for (const h of hosts) expect(programs.get(h.node)).toEqual(compileHost(next, h));
+          cache.rotate();
+          const context = new CompileContext(next, cache);
+          for (const h of hosts) expect(compileHostIn(context, h)).toEqual(compileHost(next, h));
         }
       }),
       { numRuns: 40 },
     );
   });
 
-  it('a tier change recompiles every host', () => {
-    const inc = new IncrementalCompiler(hosts);
-    inc.update(fleet());
-    inc.update(stateOf(...[{ kind: 'Tier', metadata: { name: 'extra' }, spec: { order: 5 } }]));
-    expect(inc.lastRecompiled).toHaveLength(N);
+  it('a tier added in the next revision reaches every host program despite the warm cache', () => {
+    const cache = new CompileCache();
+    for (const state of [fleet(), stateOf({ kind: 'Tier', metadata: { name: 'extra' }, spec: { order: 5 } })]) {
+      cache.rotate();
+      const context = new CompileContext(state, cache);
+      for (const h of hosts) expect(compileHostIn(context, h)).toEqual(compileHost(state, h));
+    }
   });
 });
