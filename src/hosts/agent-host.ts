@@ -61,6 +61,12 @@ export class AgentHost implements HostDriver {
   /** The generation applied last and not yet confirmed, with the checks still to pass. */
   private awaiting: { generation: string; remaining: Set<string> } | null = null;
   private lastConfirmed: string | null = null;
+  /**
+   * Why the last apply is not in force (the agent reverted it before the confirmation counted).
+   * Kept until the next apply or restore, so a retried check or a later `confirm()` cannot pass
+   * for a host that runs the old rules.
+   */
+  private lost: string | null = null;
   private readonly keys: HostKeyReader;
   private readonly write: PutWriter;
 
@@ -86,6 +92,7 @@ export class AgentHost implements HostDriver {
   }
 
   async apply(ruleset: Ruleset): Promise<void> {
+    this.lost = null;
     const { etcd } = this.opts;
     const ref = await putRuleset(etcd, ruleset.text);
     const desiredKv = await this.keys.get(this.name, 'desired');
@@ -112,16 +119,23 @@ export class AgentHost implements HostDriver {
    */
   async confirm(): Promise<void> {
     const a = this.awaiting;
-    if (!a) return;
+    if (!a) {
+      if (this.lost) throw new AgentHostError('AGENT_REVERTED', this.lost);
+      return;
+    }
     this.awaiting = null;
     this.lastConfirmed = a.generation;
     await this.write(hostKey(this.name, 'confirm'), JSON.stringify({ generation: a.generation }));
     const status = await this.answer(a.generation, 'confirmation', (s) => s.state === 'confirmed' || s.state === 'reverted' || s.state === 'failed');
-    if (status.state !== 'confirmed') throw new AgentHostError('AGENT_REVERTED', `${this.name}: confirmed too late, the agent had already reverted generation ${a.generation}: ${status.reason ?? status.state}`);
+    if (status.state !== 'confirmed') {
+      this.lost = `${this.name}: confirmed too late, the agent had already reverted generation ${a.generation}: ${status.reason ?? status.state}`;
+      throw new AgentHostError('AGENT_REVERTED', this.lost);
+    }
   }
 
   async restore(snapshot: string | null): Promise<void> {
     this.awaiting = null;
+    this.lost = null;
     const ruleset = snapshot === null ? null : RulesetRef.parse(JSON.parse(snapshot));
     const value: Desired = { kind: 'restore', label: 'rollback', ruleset, confirmMs: this.opts.confirmMs, checks: [] };
     const generation = await this.write(hostKey(this.name, 'desired'), JSON.stringify(value));
@@ -131,6 +145,7 @@ export class AgentHost implements HostDriver {
 
   async check(check: CheckSpec, prober?: Prober): Promise<CheckOutcome> {
     const outcome = check.vantage === 'host' ? await this.hostCheck(check) : await this.controllerCheck(check, prober);
+    if (outcome.ok && this.lost) return { ...outcome, ok: false, detail: `${outcome.detail}; but the apply is not in force: ${this.lost}` };
     if (!outcome.ok || !(this.opts.autoConfirm ?? true)) return outcome;
     const a = this.awaiting ?? (await this.adoptPending());
     if (a) {

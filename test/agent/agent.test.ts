@@ -5,6 +5,7 @@ import { memoryDataplane, type AgentDataplane } from '../../src/agent/dataplane.
 import { AgentStatus } from '../../src/agent/protocol.js';
 import { EtcdClient, parseStoreUrl } from '../../src/etcd/client.js';
 import { hostKey, sha256 } from '../../src/etcd/keys.js';
+import { CheckSpec } from '../../src/checks/check-spec.js';
 import { AgentHost, isAgentHostError } from '../../src/hosts/agent-host.js';
 import type { Ruleset } from '../../src/hosts/host-driver.js';
 import { silentLogger, type Logger } from '../../src/log/logger.js';
@@ -97,6 +98,29 @@ describe('host agent (in-memory dataplane, real etcd)', () => {
     expect(agent.stats).toMatchObject({ applies: 1, reverts: 1 });
     // The rollback target the reconciler saw before is what the host holds again.
     expect(await host.current()).toBe(before);
+  });
+
+  it('a confirmation that loses the race with a revert stays lost: a retried check and a later confirm() fail, never confirm the old rules', async () => {
+    const baseline = memoryDataplane();
+    await baseline.restore('table inet palisade { # baseline\n}\n');
+    const { node, dataplane } = await startAgent({ dataplane: baseline });
+    const feed = CheckSpec.parse({ name: 'path-to-feed', kind: 'tcp', vantage: 'host', target: '198.18.0.1', port: 2379 });
+    const host = hostFor(node, { confirmMs: 300, autoConfirm: true, checks: () => [feed] });
+    await until('facts', () => client.get(hostKey(node, 'facts')));
+    await host.apply(ruleset('table inet palisade { # new\n}\n'));
+    await until('reverted', async () => ((await statusOf(node))?.state === 'reverted' ? true : null));
+    expect(await dataplane.read()).toContain('# baseline');
+    // First attempt: its passing check confirms, the agent answers that it reverted.
+    const first = await host.check(feed);
+    expect(first.ok).toBe(false);
+    expect(first.detail).toMatch(/not in force.*reverted/);
+    // The retry of the same round (checkAttempts) and the rollout's own confirm must not pass either.
+    const retried = await host.check(feed);
+    expect(retried.ok, retried.detail).toBe(false);
+    await expect(host.confirm()).rejects.toSatisfy((e: unknown) => isAgentHostError(e) && e.code === 'AGENT_REVERTED');
+    // A rollback (restore) starts afresh: nothing is reported lost any more.
+    await host.restore(await host.current());
+    expect((await host.check(feed)).ok).toBe(true);
   });
 
   it('an agent restarted inside its confirm window reverts on start', async () => {
