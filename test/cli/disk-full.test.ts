@@ -79,24 +79,29 @@ describe.skipIf(!canMount)('event log on a full disk (tmpfs in a private mount n
     expect(await until('the first rollout', () => outcomeOf(first), 30_000), output).toBe('completed');
     expect((await fetch(`${url}/readyz`)).status).toBe(200);
 
+    // The first rollout's clean-up (its before-snapshots) frees space when it runs: wait until
+    // the state directory stops changing, or the space it frees later lets the log recover early.
+    const footprint = () => fs.readdirSync(seen(), { recursive: true, withFileTypes: true }).filter((d) => d.isFile()).map((d) => `${d.parentPath}/${d.name}:${fs.statSync(path.join(d.parentPath, d.name)).size}`).sort().join('\n');
+    let last = footprint();
+    await until('the state directory to settle', async () => {
+      await new Promise((r) => setTimeout(r, 400));
+      const now = footprint();
+      const settled = now === last;
+      last = now;
+      return settled || undefined;
+    });
     // Fill the tmpfs to the last byte.
     const filler = path.join(seen(), 'filler');
-    const block = Buffer.alloc(16 << 10);
-    for (let i = 0; i < 1000; i++) {
-      try {
-        fs.appendFileSync(filler, block);
-      } catch (e) {
-        expect((e as NodeJS.ErrnoException).code).toBe('ENOSPC');
-        break;
+    const fill = () => {
+      for (const size of [16 << 10, 4096, 512, 1]) {
+        try {
+          for (let i = 0; i < 1000; i++) fs.appendFileSync(filler, Buffer.alloc(size));
+        } catch (e) {
+          expect((e as NodeJS.ErrnoException).code).toBe('ENOSPC');
+        }
       }
-    }
-    for (const size of [4096, 512, 1]) {
-      try {
-        for (let i = 0; i < 64; i++) fs.appendFileSync(filler, Buffer.alloc(size));
-      } catch {
-        // full at this granularity; try a smaller one
-      }
-    }
+    };
+    fill();
 
     const second = await commit({ 'web.yaml': web(8080) }, 'web on 8080');
     const notReady = await until('/readyz to say why it is not ready', async () => {
@@ -104,6 +109,8 @@ describe.skipIf(!canMount)('event log on a full disk (tmpfs in a private mount n
       return res.status === 503 ? res.text() : undefined;
     });
     expect(notReady).toMatch(/^not ready: the event log cannot be written since .*no space left on the device/);
+    // Take back any page the failed write's clean-up gave up.
+    fill();
     // While the log cannot record, nothing of the second revision reaches a host.
     await new Promise((r) => setTimeout(r, 1500));
     expect((await readLog()).filter((e) => e.revision === second && e.type === 'HostTransition')).toEqual([]);
