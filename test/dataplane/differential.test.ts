@@ -4,7 +4,7 @@ import { compileHost } from '../../src/compiler/index.js';
 import { netnsNft, renderNft } from '../../src/dataplane/index.js';
 import { simulate, type Packet, type Simulation } from '../../src/simulator/index.js';
 import { addIpv6, createRoutedNet, createVethPair, isRoot, ping, sh, type RoutedNet, type VethPair } from '../support/netns.js';
-import { startAgent, type AgentProbe, type ProbeAgent } from '../support/probe-agent.js';
+import { startAgent, useProbePair, type AgentProbe, type ProbeAgent } from '../support/probe-agent.js';
 import { stateOf } from '../support/policy-fixtures.js';
 
 /**
@@ -108,24 +108,10 @@ function stateFor(c: Case, serverIf: string) {
 }
 
 describe.skipIf(!isRoot)(`differential: simulator verdicts equal kernel delivery (${RUNS} random cases, needs root)`, () => {
-  let net: VethPair;
-  let client: ProbeAgent;
-  let server: ProbeAgent;
-
-  beforeAll(async () => {
-    net = await createVethPair(SUBNET);
-    for (const extra of CLIENTS.slice(1)) await sh('ip', ['netns', 'exec', net.client, 'ip', 'addr', 'add', `${extra}/24`, 'dev', net.clientIf]);
-    // Egress probes go from the server to listeners on the client.
-    client = await startAgent(net.client, CLIENTS, PORTS, PORTS);
-    server = await startAgent(net.server, [SERVER], PORTS, PORTS);
-  });
-  afterAll(async () => {
-    client?.stop();
-    server?.stop();
-    await net?.destroy();
-  });
+  const pair = useProbePair(SUBNET, CLIENTS, SERVER, PORTS);
 
   it('agrees on every packet', async () => {
+    const { net, client, server } = pair;
     const nft = netnsNft(net.server);
     const facts = { node: 'server', interfaces: [{ name: net.serverIf, addresses: [`${SERVER}/24`] }, { name: 'lo', addresses: ['127.0.0.1/8'] }] };
     await fc.assert(

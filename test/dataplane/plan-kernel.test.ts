@@ -1,13 +1,13 @@
 import fc from 'fast-check';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { compileHost } from '../../src/compiler/index.js';
 import type { HostFacts } from '../../src/compiler/ir.js';
 import { netnsNft, renderNft } from '../../src/dataplane/index.js';
 import { diffContext } from '../../src/headerspace/diff.js';
 import { boxHas, packetPoint } from '../../src/headerspace/packet.js';
 import { simulate, type Packet } from '../../src/simulator/index.js';
-import { createVethPair, isRoot, ping, sh, type VethPair } from '../support/netns.js';
-import { startAgent, type AgentProbe, type ProbeAgent } from '../support/probe-agent.js';
+import { isRoot, ping } from '../support/netns.js';
+import { useProbePair, type AgentProbe } from '../support/probe-agent.js';
 import { stateOf } from '../support/policy-fixtures.js';
 import { docsOf, revisionPairArb, type Repo } from '../support/random-repo.js';
 
@@ -39,23 +39,10 @@ function kernelDocs(r: Repo, serverIf: string): Record<string, unknown>[] {
 }
 
 describe.skipIf(!isRoot)(`plan vs kernel: delivery changes exactly inside the reported boxes (${PAIRS} revision pairs, needs root)`, () => {
-  let net: VethPair;
-  let client: ProbeAgent;
-  let server: ProbeAgent;
-
-  beforeAll(async () => {
-    net = await createVethPair(SUBNET);
-    for (const extra of CLIENTS.slice(1)) await sh('ip', ['netns', 'exec', net.client, 'ip', 'addr', 'add', `${extra}/24`, 'dev', net.clientIf]);
-    client = await startAgent(net.client, CLIENTS, PORTS, PORTS);
-    server = await startAgent(net.server, [SERVER], PORTS, PORTS);
-  });
-  afterAll(async () => {
-    client?.stop();
-    server?.stop();
-    await net?.destroy();
-  });
+  const pair = useProbePair(SUBNET, CLIENTS, SERVER, PORTS);
 
   it('agrees on every probe', async () => {
+    const { net, client, server } = pair;
     const nft = netnsNft(net.server);
     const facts: HostFacts = { node: 'server', interfaces: [{ name: net.serverIf, addresses: [`${SERVER}/24`] }, { name: 'lo', addresses: ['127.0.0.1/8'] }] };
     const probes = [

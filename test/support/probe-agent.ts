@@ -1,5 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
+import { afterAll, beforeAll } from 'vitest';
+import { createVethPair, sh, type VethPair } from './netns.js';
 
 /**
  * A long-lived node process inside a namespace: it listens on TCP and UDP (echo) ports and, on
@@ -73,4 +75,33 @@ export async function startAgent(ns: string, hosts: string[], tcpPorts: number[]
       }),
     stop: () => child.kill('SIGKILL'),
   };
+}
+
+/** A client and a server namespace on one veth pair, each running a probe agent. */
+export interface ProbePair {
+  net: VethPair;
+  client: ProbeAgent;
+  server: ProbeAgent;
+}
+
+/**
+ * Registers the hooks that build a probe pair before the enclosing suite and tear it down after
+ * it, also when a test fails: the client holds every address of `clients`, the server `server`,
+ * and both listen on `ports` (TCP and UDP), so probes go either way. The fields are set once
+ * `beforeAll` has run.
+ */
+export function useProbePair(subnet: number, clients: string[], server: string, ports: number[]): ProbePair {
+  const pair = {} as ProbePair;
+  beforeAll(async () => {
+    pair.net = await createVethPair(subnet);
+    for (const extra of clients.slice(1)) await sh('ip', ['netns', 'exec', pair.net.client, 'ip', 'addr', 'add', `${extra}/24`, 'dev', pair.net.clientIf]);
+    pair.client = await startAgent(pair.net.client, clients, ports, ports);
+    pair.server = await startAgent(pair.net.server, [server], ports, ports);
+  });
+  afterAll(async () => {
+    pair.client?.stop();
+    pair.server?.stop();
+    await pair.net?.destroy();
+  });
+  return pair;
 }
