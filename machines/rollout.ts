@@ -28,9 +28,14 @@ export interface RolloutInput {
   inFlight?: Record<string, { state: ResumableState; soakUntil: number | null }>;
   /** After a restart: order in which hosts were confirmed (rollback undoes newest first). */
   confirmedOrder?: string[];
+  /**
+   * After a restart: the rollout was undoing confirmed hosts. It goes straight back to the undo;
+   * the hosts in `inFlight` are the undo that was cut off, and are undone first.
+   */
+  undoing?: boolean;
 }
 
-export interface RolloutContext extends Omit<RolloutInput, 'settled' | 'inFlight' | 'confirmedOrder'> {
+export interface RolloutContext extends Omit<RolloutInput, 'settled' | 'inFlight' | 'confirmedOrder' | 'undoing'> {
   inFlight: NonNullable<RolloutInput['inFlight']>;
   waveIndex: number;
   /** Hosts of the current wave not yet started. */
@@ -42,6 +47,8 @@ export interface RolloutContext extends Omit<RolloutInput, 'settled' | 'inFlight
   confirmed: Chain<string>;
   /** Confirmed hosts still to undo (`rollback`), newest first. */
   undo: string[];
+  /** After a restart mid-undo: the hosts whose undo was cut off. */
+  resumedUndo: string[] | null;
   paused: boolean;
   stopping: 'aborted' | 'superseded' | null;
   outcome: RolloutOutcome | null;
@@ -128,7 +135,7 @@ export const rolloutMachine = setup({
     // A settled host actor is dropped from `children`: kept, every later spawn and transition
     // copies an ever larger children object (quadratic in the fleet) and holds its memory.
     releaseHost: stopChild(({ event }) => (event as { actorId: string }).actorId),
-    planUndo: assign(({ context }) => ({ undo: newestFirst(context.confirmed) })),
+    planUndo: assign(({ context }) => ({ undo: [...(context.resumedUndo ?? []), ...newestFirst(context.confirmed)], resumedUndo: null })),
     undoNext: enqueueActions(({ context, enqueue }) => {
       const [host, ...rest] = context.undo;
       if (!host) return;
@@ -153,6 +160,7 @@ export const rolloutMachine = setup({
     moreWaves: ({ context }) => context.waveIndex + 1 < context.waves.length,
     paused: ({ context }) => context.paused,
     undoDone: ({ context }) => context.running === 0 && context.undo.length === 0,
+    resumingUndo: ({ context }) => context.resumedUndo !== null,
   },
 }).createMachine({
   id: 'rollout',
@@ -171,11 +179,12 @@ export const rolloutMachine = setup({
     settled: chainOf(Object.values(input.settled ?? {})),
     confirmed: chainOf(input.confirmedOrder ?? Object.values(input.settled ?? {}).filter((o) => o.result === 'confirmed').map((o) => o.host)),
     undo: [],
+    resumedUndo: input.undoing ? Object.keys(input.inFlight ?? {}) : null,
     paused: false,
     stopping: null,
     outcome: null,
   }),
-  initial: 'wave',
+  initial: 'starting',
   output: ({ context }) => {
     const results = resultsOf(context);
     return { outcome: context.outcome ?? 'aborted', failedHosts: Object.values(results).filter(isFailure).map((o) => o.host).sort(), results };
@@ -187,6 +196,9 @@ export const rolloutMachine = setup({
     SUPERSEDE: { actions: assign({ stopping: ({ context }) => context.stopping ?? 'superseded' }) },
   },
   states: {
+    starting: {
+      always: [{ guard: 'resumingUndo', target: 'undoing' }, { target: 'wave' }],
+    },
     wave: {
       entry: ['enterWave', 'startHosts'],
       always: { guard: 'waveSettled', target: 'waveSettled' },

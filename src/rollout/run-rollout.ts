@@ -294,7 +294,8 @@ export function startRollout(
     const prior = lastState.get(name) ?? resumeFrom?.hosts[name]?.state;
     lastState.set(name, 'queued');
     if (prior === undefined || prior === 'queued') return;
-    const cause = id.startsWith('undo:') ? 'undo' : 'restart';
+    // An undo run of a host already being undone is the undo picked up after a restart.
+    const cause = id.startsWith('undo:') && prior === 'confirmed' ? 'undo' : 'restart';
     const reason = cause === 'undo' ? 'undone because a later wave failed' : `the reconciler restarted while the host was in ${prior}`;
     recorder.record({ type: 'HostResumed', revision, key: stepKey(name, `resumed:${prior}`), host: name, wave, from: prior, cause, reason }, () =>
       log.info({ event: 'HostResumed', host: name, wave, from: prior, cause }, `${name}: ${reason}`),
@@ -359,7 +360,7 @@ export function startRollout(
       onFailure: config.onFailure,
       soakMs: config.soak,
       soakIntervalMs: config.soakInterval,
-      ...(resume ? { settled: resume.settled, inFlight: resume.inFlight, confirmedOrder: resume.confirmedOrder } : {}),
+      ...(resume ? { settled: resume.settled, inFlight: resume.inFlight, confirmedOrder: resume.confirmedOrder, undoing: resume.undoing } : {}),
     },
     inspect,
     ...(deps.clock ? { clock: deps.clock } : {}),

@@ -42,6 +42,8 @@ export interface RevisionProgress {
   attempt: number;
   /** The last operator request (pause, resume, abort, retry). */
   control?: string;
+  /** A wave failed under `onFailure: rollback` and the undo of confirmed hosts began. */
+  undoing?: true;
 }
 
 export interface ReconcilerState {
@@ -112,6 +114,7 @@ export function applyEvent(p: ReconcilerState, e: PalisadeEvent): ReconcilerStat
       // The state stays what the log last said until the new run's first transition: a crash in
       // between resumes the host from there again.
       const h = r.hosts[e.host];
+      if (e.cause === 'undo') r.undoing = true;
       if (h) h.steps += 1;
       else r.hosts[e.host] = { state: e.from, wave: e.wave, steps: 1 };
       break;
@@ -127,6 +130,7 @@ export function applyEvent(p: ReconcilerState, e: PalisadeEvent): ReconcilerStat
         // A retry starts the revision over: new waves, every host queued again.
         Object.assign(r, { waves: null, hosts: {}, outcome: null, failedHosts: [], confirmedOrder: [], attempt: r.attempt + 1 });
         delete r.durationMs;
+        delete r.undoing;
       }
       break;
     case 'HistoryRewritten':
@@ -182,6 +186,7 @@ export function resumePoint(r: RevisionProgress): {
   inFlight: Record<string, { state: ResumableState; soakUntil: number | null }>;
   baselineFailures: Record<string, string[]>;
   confirmedOrder: string[];
+  undoing: boolean;
 } {
   const settled: Record<string, HostOutput> = {};
   const inFlight: Record<string, { state: ResumableState; soakUntil: number | null }> = {};
@@ -191,5 +196,5 @@ export function resumePoint(r: RevisionProgress): {
     else if (RESUME_AT[h.state]) inFlight[host] = { state: RESUME_AT[h.state]!, soakUntil: h.state === 'soaking' ? (h.soakUntil ?? null) : null };
     if (h.baselineFailures) baselineFailures[host] = h.baselineFailures;
   }
-  return { settled, inFlight, baselineFailures, confirmedOrder: r.confirmedOrder };
+  return { settled, inFlight, baselineFailures, confirmedOrder: r.confirmedOrder, undoing: r.undoing === true };
 }

@@ -127,6 +127,30 @@ describe('rollout machine', () => {
     expect(restores).toEqual(['restore c', 'restore b', 'restore a']);
   });
 
+  it('resumed mid-undo, finishes the undo (the cut-off host first) and ends rolled back', async () => {
+    const { calls, machine } = fleet(new Set());
+    const waves = [
+      { name: 'canary', hosts: ['a'] },
+      { name: 'w1', hosts: ['b'] },
+      { name: 'w2', hosts: ['c'] },
+    ];
+    const failed = { host: 'c', result: 'rolledBack' as const, reason: 'checks failed after apply', checks: [] };
+    const resumed = input({
+      waves,
+      onFailure: 'rollback',
+      settled: { c: failed, a: { host: 'a', result: 'confirmed', reason: null, checks: [] } },
+      inFlight: { b: { state: 'rollingBack', soakUntil: null } },
+      confirmedOrder: ['a'],
+      undoing: true,
+    });
+    const out = await toPromise(createActor(machine, { input: resumed }).start());
+    expect(out.outcome).toBe('rolledBack');
+    expect(calls.filter((c) => c.startsWith('restore'))).toEqual(['restore b', 'restore a']);
+    expect(calls.some((c) => c.startsWith('apply') || c.startsWith('preflight'))).toBe(false);
+    expect(out.results.b?.reason).toMatch(/undone because a later wave failed/);
+    expect(out.failedHosts).toEqual(['a', 'b', 'c']);
+  });
+
   it('halts without undoing anything by default', async () => {
     const { calls, machine } = fleet(new Set(['b']));
     const out = await toPromise(createActor(machine, { input: input() }).start());

@@ -68,6 +68,8 @@ describe('resume records (SIGKILL in every host state)', () => {
     expect(pathViolations(events, 'r1')).toEqual([]);
     const finished = events.filter((e) => e.type === 'RolloutFinished');
     expect(finished).toHaveLength(1);
+    // Killed mid-undo, the resumed run finishes the undo: the rollout is rolled back, not halted.
+    expect(finished[0]).toMatchObject({ outcome: 'rolledBack', failedHosts: ['bad', 'good'] });
 
     // Each kill is followed, for that host, by a record of the restart naming the state it was in.
     for (const point of KILL_POINTS) {
