@@ -134,9 +134,11 @@ export function startRollout(
     stopRun = (reason) => {
       if (interrupted) return;
       interrupted = reason;
+      // Rejected before the actor stops: a stopped actor's promise settles too (with no output),
+      // and the race must end with the reason, not with a missing outcome.
+      reject(reason);
       actor.stop();
       log.error({ event: 'RolloutInterrupted' }, `rollout stopped where it was, nothing more is applied or recorded: ${reason.message}`);
-      reject(reason);
     };
   });
   // Nobody may be awaiting `done` yet when the rollout is interrupted.

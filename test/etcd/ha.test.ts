@@ -104,6 +104,53 @@ describe('highly available reconciler on etcd', () => {
     expect(second.output()).toMatch(/LeaderElected/);
   }, 90_000);
 
+  it('a leader frozen past its lease is deposed: on waking it stops at once, and its log holds only what the event log holds', async () => {
+    const s = await setup(1, 6, 400);
+    const revision = await s.repo.commit(fleetPolicy(s.hosts), 'web for workers');
+    const first = await s.startReconciler();
+    const firstId = await until('a leader', () => leaderId(s.client));
+    const second = await s.startReconciler();
+    await until('two hosts confirmed', async () => [...(await statuses(s.client, s.hosts)).values()].filter((st) => st?.state === 'confirmed').length >= 2, 30_000, 20);
+    // Frozen mid-rollout (a long GC pause, a stalled VM): its lease runs out and the standby leads.
+    first.proc.kill('SIGSTOP');
+    try {
+      await until('the standby to lead', async () => {
+        const id = await leaderId(s.client);
+        return id && id !== firstId ? id : null;
+      }, 15_000, 50);
+    } finally {
+      first.proc.kill('SIGCONT');
+    }
+    await until('the deposed leader to notice', async () => first.output().includes('"event":"LeadershipLost"'), 15_000, 20);
+    await until('every host confirmed', allConfirmed(s), 40_000);
+    const store = new EtcdEventStore(s.client);
+    const events = await until('the rollout to finish', async () => {
+      const ev = await store.read();
+      return ev.some((e) => e.type === 'RolloutFinished') ? ev : null;
+    });
+    expectGapFreeUnique(events);
+    expect(events.filter((e) => e.type === 'RolloutFinished')).toEqual([expect.objectContaining({ revision, outcome: 'completed', failedHosts: [] })]);
+    for (const a of s.agents) expect({ host: a.node, applies: a.dataplane.applies }).toEqual({ host: a.node, applies: 1 });
+
+    const lines = first.output().split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as { event?: string; host?: string; from?: string; to?: string });
+    const lostAt = lines.findIndex((l) => l.event === 'LeadershipLost');
+    // Deposed, it says so and stops the rollout where it is: no host transition, no outcome after.
+    expect(lines.slice(lostAt + 1).filter((l) => l.event === 'HostTransition' || l.event === 'RolloutFinished')).toEqual([]);
+    expect(lines.slice(lostAt).some((l) => l.event === 'RolloutInterrupted')).toBe(true);
+    // Every transition it logged is in the event log (a line is written once its event is durable).
+    const recorded = events.filter((e) => e.type === 'HostTransition').map((e) => `${e.host} ${e.from}->${e.to}`);
+    const logged = lines.filter((l) => l.event === 'HostTransition').map((l) => `${l.host} ${l.from}->${l.to}`);
+    expect(logged.length).toBeGreaterThan(0);
+    for (const t of new Set(logged)) expect({ t, times: logged.filter((x) => x === t).length }).toEqual({ t, times: Math.min(logged.filter((x) => x === t).length, recorded.filter((x) => x === t).length) });
+    expect(lines.filter((l) => l.to === 'failed' || l.to === 'rollingBack')).toEqual([]);
+    expect(second.output()).toMatch(/LeaderElected/);
+    // What it says about the lost term names the cause, not a crash of its own.
+    expect(first.output()).not.toMatch(/Cannot read properties|TypeError/);
+    expect(lines.slice(lostAt).filter((l) => l.event === 'ReconcileFailed').map((l) => (l as { msg?: string }).msg)).toEqual(
+      lines.slice(lostAt).filter((l) => l.event === 'ReconcileFailed').map(() => expect.stringMatching(/lease|leader/)),
+    );
+  }, 90_000);
+
   it('three members: one stopped, work continues; two stopped, the reconciler waits and says why; quorum back, it resumes and loses nothing', async () => {
     const s = await setup(3, 3, 0);
     const reconciler = await s.startReconciler();

@@ -29,7 +29,7 @@ await runWithLeaderElection({
   signal: shutdown.signal,
   leaseTtlS: 2,
   confirmMs: 10_000,
-  term: async ({ etcd, fence, store, drivers, signal }) => {
+  term: async ({ etcd, fence, store, drivers, signal, lost }) => {
     // The in-process agents have no sshd: the test's service stands in for the failsafe check.
     const reconciler: Reconciler = new Reconciler({
       git,
@@ -41,6 +41,8 @@ await runWithLeaderElection({
       beforeSnapshots: new EtcdBeforeSnapshots(etcd, fence),
       pollIntervalMs: 100,
     });
+    // As `palisade reconcile --store` does: deposed, the rollout stops where it is.
+    lost.addEventListener('abort', () => reconciler.interrupt(lost.reason instanceof Error ? lost.reason : new Error('leadership lost')), { once: true });
     await reconciler.load();
     const loop = startReconcileLoop(reconciler, logger, { pollIntervalMs: 100, maxBackoffMs: 1000 });
     const stopWatching = git.watch(() => loop.trigger());
