@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -60,6 +61,24 @@ describe('warm prober', () => {
       // Same verdict as a process per probe.
       expect(await probe(tcp(closedPort), '127.0.0.1', {})).toMatchObject({ open: false, error: 'ECONNREFUSED' });
     } finally {
+      await probers.close();
+    }
+  });
+
+  it('its helper starts bare: no NODE_OPTIONS, no NODE_EXTRA_CA_CERTS (a CA bundle parsed at every start), the rest of the environment kept', async () => {
+    const saved = { ...process.env };
+    process.env.NODE_OPTIONS = '--max-old-space-size=300';
+    process.env.NODE_EXTRA_CA_CERTS = '/etc/ssl/certs/ca-certificates.crt';
+    process.env.PALISADE_PROBE_ENV_MARK = 'kept';
+    const probers = new WarmProbers();
+    try {
+      expect((await probe(tcp(port), '127.0.0.1', {}, probers)).open).toBe(true);
+      const [pid] = probers.pids();
+      const env = readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0');
+      expect(env.filter((v) => /^NODE_(OPTIONS|EXTRA_CA_CERTS)=/.test(v))).toEqual([]);
+      expect(env).toContain('PALISADE_PROBE_ENV_MARK=kept');
+    } finally {
+      process.env = saved;
       await probers.close();
     }
   });

@@ -4,6 +4,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { ProbeError, type ProbeOrigin } from './probe-result.js';
+import { probeEnv } from './probe-process.js';
 
 /**
  * TCP connections opened from a network namespace for in-process clients (SSH sessions and
@@ -61,7 +62,7 @@ function relayFor(namespace: string): Relay {
   if (known && known.child.exitCode === null && known.child.signalCode === null) return known;
   const dir = mkdtempSync(path.join(os.tmpdir(), 'palisade-dial-'));
   const socket = path.join(dir, 'relay.sock');
-  const child = spawn('ip', ['netns', 'exec', namespace, process.execPath, '-e', RELAY_SOURCE, socket], { stdio: ['pipe', 'pipe', 'pipe'] });
+  const child = spawn('ip', ['netns', 'exec', namespace, process.execPath, '-e', RELAY_SOURCE, socket], { stdio: ['pipe', 'pipe', 'pipe'], env: probeEnv() });
   let stderr = '';
   child.stderr!.setEncoding('utf8').on('data', (d: string) => (stderr += d));
   const ready = new Promise<void>((resolve, reject) => {

@@ -1,6 +1,17 @@
 import { spawn } from 'node:child_process';
 import { ProbeError, type ProbeOrigin } from './probe-result.js';
 
+/**
+ * The environment of every probe process. Probes open plain sockets, never TLS, so Node's start-up
+ * options are left out: an inherited `NODE_EXTRA_CA_CERTS` alone makes each Node start parse a
+ * whole CA bundle (measured here: 71 ms instead of 23 ms per start), and `NODE_OPTIONS` may load
+ * a development loader into what should be a bare process.
+ */
+export function probeEnv(env: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEnv {
+  const { NODE_OPTIONS: _options, NODE_EXTRA_CA_CERTS: _ca, ...rest } = env;
+  return rest;
+}
+
 /** Output beyond this is cut: probes print one short line, anything longer is not ours. */
 const MAX_OUTPUT_BYTES = 64 * 1024;
 
@@ -18,7 +29,7 @@ export interface ProcessOutput {
 export function runProbeProcess(origin: ProbeOrigin, command: string, args: readonly string[], limitMs: number): Promise<ProcessOutput> {
   const [file, argv] = origin.namespace === undefined ? [command, [...args]] : ['ip', ['netns', 'exec', origin.namespace, command, ...args]];
   return new Promise((resolve, reject) => {
-    const child = spawn(file, argv, { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(file, argv, { stdio: ['ignore', 'pipe', 'pipe'], env: probeEnv() });
     const out: Buffer[] = [];
     const err: Buffer[] = [];
     let size = 0;

@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { coldProber, parseProbeOutput, PROBE_RUNTIME, STARTUP_GRACE_MS, type NodeProbeOutput, type Prober } from './node-probe.js';
-import { ipNetnsFailure } from './probe-process.js';
+import { ipNetnsFailure, probeEnv } from './probe-process.js';
 import { ProbeError, type ProbeOrigin } from './probe-result.js';
 
 /**
@@ -40,7 +40,7 @@ class Helper {
   ) {
     const [file, argv] = origin.namespace === undefined ? [process.execPath, ['-e', HELPER]] : ['ip', ['netns', 'exec', origin.namespace, process.execPath, '-e', HELPER]];
     // `ip netns exec` execs node itself: this pid is the helper, and SIGKILL leaves nothing behind.
-    this.child = spawn(file, argv, { stdio: ['pipe', 'pipe', 'pipe'] });
+    this.child = spawn(file, argv, { stdio: ['pipe', 'pipe', 'pipe'], env: probeEnv() });
     this.exited = new Promise((resolve) => this.child.once('close', () => resolve()));
     createInterface({ input: this.child.stdout! }).on('line', (line) => this.onLine(line));
     this.child.stderr!.on('data', (d: Buffer) => {
