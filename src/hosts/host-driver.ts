@@ -28,6 +28,11 @@ export interface RestoreReport {
  * `current()` returns an opaque snapshot of what Palisade's table holds now (`null`: no table),
  * which `restore()` puts back exactly.
  */
+export interface ApplyReport {
+  /** The table as the host listed it right after the apply, when the driver read it back. */
+  listing: string;
+}
+
 export interface HostDriver {
   readonly name: string;
   /** The address the management network reaches the host at. */
@@ -39,7 +44,7 @@ export interface HostDriver {
    * `known`: what the rollout already established for this host — the ruleset passed `dryRun`,
    * and the table it held just before (its before-snapshot) — so the driver need not ask again.
    */
-  apply(ruleset: Ruleset, known?: { checked: boolean; before: string | null }): Promise<void>;
+  apply(ruleset: Ruleset, known?: { checked: boolean; before: string | null }): Promise<ApplyReport | void>;
   /** Asks the host whether it would accept the ruleset (e.g. `nft -c`); the reason when not. */
   dryRun?(ruleset: Ruleset): Promise<string | null>;
   restore(snapshot: string | null): Promise<RestoreReport | void>;

@@ -7,7 +7,7 @@ import type { Prober } from '../checks/probes/node-probe.js';
 import type { ProbeOrigin } from '../checks/probes/probe-result.js';
 import { applyRuleset, readTable, restoreRuleset, type NftRunner } from '../dataplane/index.js';
 import type { CheckOutcome } from '../eventlog/events.js';
-import type { HostDriver, HostInterface, Ruleset } from './host-driver.js';
+import type { ApplyReport, HostDriver, HostInterface, Ruleset } from './host-driver.js';
 
 const run = promisify(execFile);
 
@@ -47,8 +47,9 @@ export abstract class NftHost implements HostDriver {
     return table === 'absent' ? null : table;
   }
 
-  async apply(ruleset: Ruleset, known?: { checked: boolean; before: string | null }): Promise<void> {
-    await applyRuleset(this.nft, ruleset.text, known ? { checked: known.checked, previous: known.before ?? 'absent' } : {});
+  async apply(ruleset: Ruleset, known?: { checked: boolean; before: string | null }): Promise<ApplyReport> {
+    const { applied } = await applyRuleset(this.nft, ruleset.text, known ? { checked: known.checked, previous: known.before ?? 'absent' } : {});
+    return { listing: applied };
   }
 
   async dryRun(ruleset: Ruleset): Promise<string | null> {

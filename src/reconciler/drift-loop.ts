@@ -24,6 +24,8 @@ export class DriftLoop {
   private readonly held = new Map<string, { text: string | null; revision: string; listing: string | null }>();
   /** Hosts with a rollout step in flight, and the ruleset going onto them. */
   private readonly inFlight = new Map<string, string | null>();
+  /** In-flight hosts whose apply was read back: the listing, so settling need not list again. */
+  private readonly readBack = new Map<string, string>();
   private monitor: DriftMonitor | null = null;
 
   constructor(private readonly opts: DriftLoopOptions) {}
@@ -31,22 +33,28 @@ export class DriftLoop {
   /** What the rollout of `revision` tells the loop: a host is about to change, a host settled. */
   observerFor(revision: string): NonNullable<RolloutDeps['observer']> {
     return {
-      applying: (host: string, ruleset: Ruleset) => this.inFlight.set(host, ruleset.text || null),
+      applying: (host: string, ruleset: Ruleset) => {
+        this.inFlight.set(host, ruleset.text || null);
+        this.readBack.delete(host);
+      },
+      applied: (host: string, listing: string) => this.readBack.set(host, listing),
       settled: (host: string, result: HostResult) => this.noteSettled(host, result, revision),
     };
   }
 
   private noteSettled(host: string, result: HostResult, revision: string): void {
     const text = this.inFlight.get(host);
+    const readBack = this.readBack.get(host);
+    this.readBack.delete(host);
     if (text === undefined || (result !== 'confirmed' && result !== 'rolledBack')) {
       this.inFlight.delete(host);
       if (result === 'failed') this.held.delete(host);
       return;
     }
-    // The host stays "in flight" (unwatched) until its listing is read back.
-    void this.opts.drivers
-      .get(host)!
-      .current()
+    // A confirmed host holds what its apply listed (a hand edit since then is drift, found by
+    // the next check); a restored one is listed now. Until then the host stays unwatched.
+    const listing = result === 'confirmed' && readBack !== undefined ? Promise.resolve(readBack) : this.opts.drivers.get(host)!.current();
+    void listing
       .then(
         (listing) => {
           this.held.set(host, { text, revision, listing });

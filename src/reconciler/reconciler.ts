@@ -229,6 +229,10 @@ export class Reconciler {
   private async rollOutRevision(commit: CommitInfo, newerKnown: boolean, probers: WarmProbers): Promise<CommitResult> {
     const revision = commit.oid;
     const log = this.opts.logger.child({ revision });
+    const noticed = performance.now();
+    // Reading the commit needs nothing from the log: it runs while CommitObserved is made durable.
+    const reading = this.source.read(revision);
+    reading.catch(() => undefined);
     if (!this.state.revisions.get(revision)?.observedAt) {
       await this.projection.append([
         { type: 'CommitObserved', revision, key: `${revision}:observed`, parent: commit.parent, author: commit.author, message: commit.message, committedAt: commit.committedAt },
@@ -236,8 +240,7 @@ export class Reconciler {
       log.info({ event: 'CommitObserved', author: commit.author, message: commit.message.split('\n')[0] }, 'new commit');
     }
 
-    const noticed = performance.now();
-    const read = await this.source.read(revision);
+    const read = await reading;
     if (!read.valid) {
       const { errors } = read;
       await this.projection.append([{ type: 'CommitRejected', revision, key: `${revision}:rejected`, errors }]);

@@ -29,9 +29,10 @@ export interface RolloutDeps {
   clock?: { setTimeout(fn: (...args: unknown[]) => void, ms: number): unknown; clearTimeout(id: unknown): void };
   /** Sequence of this attempt at the revision (after `palisade rollout retry`), part of every event key. */
   attempt?: number;
-  /** Told when a host is about to get a ruleset and when it settles (drift monitoring follows this). */
+  /** Told when a host is about to get a ruleset, what it listed after, and when it settles (drift monitoring follows this). */
   observer?: {
     applying(host: string, ruleset: Ruleset): void;
+    applied?(host: string, listing: string): void;
     settled(host: string, result: HostResult): void;
   };
   /**
@@ -251,7 +252,8 @@ export function startRollout(
             const ruleset = rulesetFor(input.host, interfaces);
             deps.observer?.applying(input.host, ruleset);
             // The dry run vouches for this ruleset only if the interfaces (and so the ruleset) did not change since.
-            await d.apply(ruleset, { checked: dryRunPassed.has(input.host) && known === ruleset, before });
+            const report = await d.apply(ruleset, { checked: dryRunPassed.has(input.host) && known === ruleset, before });
+            if (report) deps.observer?.applied?.(input.host, report.listing);
             return { rulesetHash: ruleset.hash };
           })(),
         );
