@@ -110,6 +110,8 @@ function withTimeout<T>(what: string, ms: number, work: Promise<T>): Promise<T> 
 }
 
 const SHOW_CHECKS_ON = new Set(['applying', 'soaking', 'rollingBack', 'unreachable', 'failed', 'confirmed', 'rejected']);
+/** When a wave's first host gets here (its own checks and dry run done), the next wave's dry runs start: measured best of preflight, applying and verifying (bench/rollout/lab.ts). */
+const PREFETCH_NEXT_WAVE_AT = 'applying';
 
 /**
  * Starts (or resumes) the rollout of `revision` across `waves`: the rollout machine drives the
@@ -176,6 +178,28 @@ export function startRollout(
   };
 
   const dryRunPassed = new Set<string>();
+  type DryRun = { refusal: string | null } | { error: unknown };
+  const dryRun = (host: string): Promise<DryRun> => {
+    const d = driver(host);
+    if (!d.dryRun) return Promise.resolve({ refusal: null });
+    return d
+      .readInterfaces()
+      .then((interfaces) => d.dryRun!(rulesetFor(host, interfaces)))
+      .then(
+        (refusal) => ({ refusal }),
+        (error: unknown) => ({ error }),
+      );
+  };
+  // The next wave's dry runs go ahead while this wave applies and verifies: they only read. A
+  // pass is reused by its host's preflight (the apply checks again if the interfaces, and so the
+  // ruleset, changed since); a refusal or an error is tried again there, when it counts.
+  const early = new Map<string, Promise<DryRun>>();
+  const prefetchedWaves = new Set<number>();
+  const prefetchDryRuns = (wave: number) => {
+    if (prefetchedWaves.has(wave) || !waves[wave]) return;
+    prefetchedWaves.add(wave);
+    for (const h of waves[wave].hosts.slice(0, config.concurrency)) if (deps.drivers.get(h)?.dryRun && !early.has(h)) early.set(h, dryRun(h));
+  };
   // The before-snapshot of a host, taken once (in preflight; in apply when resumed past it).
   const snapshotsTaken = new Map<string, Promise<string | null>>();
   const takeSnapshot = (host: string): Promise<string | null> => {
@@ -214,21 +238,21 @@ export function startRollout(
   const host = hostMachineWithClock(now).provide({
     actors: {
       preflight: fromPromise<PreflightResult, EffectInput>(async ({ input }) => {
-        const d = driver(input.host);
         // The baseline round, the dry run and the before-snapshot do not depend on each other: run
         // them together. The snapshot is taken before any change either way; an unreachable or
         // rejected host keeps one it will not need until the revision's snapshots are discarded.
         // The baseline decides first: a host it finds unreachable is reported as such, whatever
         // the other two ran into; a failed snapshot is taken again by the apply.
         const snapshot = takeSnapshot(input.host).catch(() => undefined);
-        const dryRun = (d.dryRun ? d.readInterfaces().then((interfaces) => d.dryRun!(rulesetFor(input.host, interfaces))) : Promise.resolve(null)).then(
-          (refusal) => {
-            if (refusal === null) dryRunPassed.add(input.host);
-            return { refusal };
-          },
-          (error: unknown) => ({ error }),
-        );
-        const [baseline, tried] = await Promise.all([withTimeout('baseline checks', config.timeouts.verify, round(input.host)), dryRun, snapshot]);
+        const prefetched = early.get(input.host);
+        early.delete(input.host);
+        const checked = (prefetched ?? Promise.resolve(null))
+          .then((r) => (r && 'refusal' in r && r.refusal === null ? r : dryRun(input.host)))
+          .then((r) => {
+            if ('refusal' in r && r.refusal === null) dryRunPassed.add(input.host);
+            return r;
+          });
+        const [baseline, tried] = await Promise.all([withTimeout('baseline checks', config.timeouts.verify, round(input.host)), checked, snapshot]);
         const failing = baseline.checks.filter((c) => !c.ok).map((c) => c.name);
         preexisting.set(input.host, new Set(failing.filter((n) => !deps.reachabilityChecks.has(n))));
         const reachable = !failing.some((n) => deps.reachabilityChecks.has(n));
@@ -319,6 +343,7 @@ export function startRollout(
     const from = lastState.get(name)!;
     if (from === to) return;
     lastState.set(name, to);
+    if (to === PREFETCH_NEXT_WAVE_AT) prefetchDryRuns(wave + 1);
     const undo = id.startsWith('undo:');
     // An undo starts with no reason of its own (the host was fine); the log must still say why.
     const why = undo ? `undone because a later wave failed${reason ? `; ${reason}` : ''}` : reason && to !== 'confirmed' ? reason : undefined;

@@ -121,4 +121,88 @@ describe('startRollout: what lands in the event log', () => {
     expect(events.map((e) => e.seq)).toEqual(events.map((_, i) => i + 1));
     for (const h of hosts) expect(transitions.filter((t) => t.host === h.name).map((t) => t.to)).toEqual(['preflight', 'applying', 'verifying', 'soaking', 'confirmed']);
   });
+
+  describe('dry runs of the next wave, ahead of it', () => {
+    /** A host with a dry run; everything it is asked is written to `journal`, in order. */
+    class CheckedHost extends FakeHost {
+      dryRuns = 0;
+      appliedChecked: boolean[] = [];
+      constructor(
+        name: string,
+        private readonly journal: string[],
+        private readonly verdicts: (string | null)[] = [],
+        public interfaces: HostInterface[] = [],
+      ) {
+        super(name, false);
+      }
+      override async readInterfaces() {
+        return this.interfaces;
+      }
+      async dryRun(): Promise<string | null> {
+        this.journal.push(`dry run ${this.name}`);
+        return this.verdicts[this.dryRuns++] ?? null;
+      }
+      override async apply(ruleset: Ruleset, known?: { checked: boolean; before: string | null }) {
+        this.journal.push(`apply ${this.name}`);
+        this.appliedChecked.push(known?.checked ?? false);
+        await super.apply(ruleset);
+      }
+      override async check(check: CheckSpec) {
+        this.journal.push(`check ${this.name}`);
+        return super.check(check);
+      }
+    }
+
+    it('start once the wave before applies, and a pass is not asked again', async () => {
+      const journal: string[] = [];
+      const a = new CheckedHost('a', journal);
+      const b = new CheckedHost('b', journal);
+      const { output } = await rollout([a, b], 'halt');
+      expect(output.outcome).toBe('completed');
+      expect(b.dryRuns).toBe(1);
+      expect(journal.indexOf('dry run b')).toBeGreaterThan(journal.indexOf('dry run a'));
+      expect(journal.indexOf('dry run b')).toBeLessThan(journal.indexOf('check b'));
+      expect(b.appliedChecked).toEqual([true]);
+    });
+
+    it('a refusal seen ahead is asked again in the host\'s own preflight, whose verdict counts', async () => {
+      const journal: string[] = [];
+      const b = new CheckedHost('b', journal, ['nft: refused for now']);
+      const { output } = await rollout([new CheckedHost('a', journal), b], 'halt');
+      expect(output.outcome).toBe('completed');
+      expect(b.dryRuns).toBe(2);
+      expect(output.results.b?.result).toBe('confirmed');
+    });
+
+    it('interfaces changed since the dry run: the apply is checked again', async () => {
+      const journal: string[] = [];
+      const b = new CheckedHost('b', journal, [], [{ name: 'eth0', addresses: ['198.18.0.20'] }]);
+      class Renaming extends CheckedHost {
+        override async apply(ruleset: Ruleset, known?: { checked: boolean; before: string | null }) {
+          b.interfaces = [{ name: 'eth1', addresses: ['198.18.0.20'] }];
+          await super.apply(ruleset, known);
+        }
+      }
+      const hosts = [new Renaming('a', journal), b];
+      const dir = await tmp('palisade-run-rollout-');
+      const store = await openFileEventStore(path.join(dir, 'events'));
+      try {
+        const config = RolloutConfig.parse({ soak: 0, soakInterval: 10, checkAttempts: 1 });
+        const handle = startRollout('r1', hosts.map((h) => ({ name: h.name, hosts: [h.name] })), config, [0], {
+          store,
+          logger: silentLogger(),
+          drivers: new Map(hosts.map((h) => [h.name, h])),
+          snapshots: new BeforeSnapshots(path.join(dir, 'before')),
+          // The ruleset depends on the interfaces, as a real one naming them does.
+          rulesetFor: (_host, interfaces) => ({ hash: `h-${interfaces.map((i) => i.name).join()}`, text: 'new', program: null }),
+          checksFor: () => [SSH_FAILSAFE_CHECK],
+          reachabilityChecks: new Set([SSH_FAILSAFE_CHECK.name]),
+        });
+        expect((await handle.done).outcome).toBe('completed');
+      } finally {
+        await store.close();
+      }
+      expect(b.appliedChecked).toEqual([false]);
+    });
+  });
 });
