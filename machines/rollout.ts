@@ -1,7 +1,8 @@
-import { assign, enqueueActions, setup, stopChild } from 'xstate';
+import { assign, enqueueActions, setup } from 'xstate';
 import { chainOf, newestFirst, prepend, type Chain } from './chain.js';
 import type { HostOutput, ResumableState, RolloutOutcome, Wave } from '../src/eventlog/events.js';
 import { hostMachine } from './host.js';
+import { hostPool, type HostDone, type RunHost } from './host-pool.js';
 
 /**
  * The rollout of one revision: waves in order (the first is the canary), hosts of a wave run
@@ -10,7 +11,8 @@ import { hostMachine } from './host.js';
  * this revision, newest first. PAUSE stops starting hosts (in-flight ones finish); ABORT and
  * SUPERSEDE stop starting hosts and end the rollout once in-flight hosts settle — a host is never
  * cut off between apply and verification.
- * Host machines are spawned children; their effects are injected by providing `host`.
+ * Host machines run in the `hosts` pool (its one child); their effects are injected by providing
+ * `hosts: hostPool(hostMachine.provide(…))`.
  */
 
 export interface RolloutInput {
@@ -41,6 +43,8 @@ export interface RolloutContext extends Omit<RolloutInput, 'settled' | 'inFlight
   /** Hosts of the current wave not yet started. */
   pending: string[];
   running: number;
+  /** Ids of the host runs in flight (`host:NAME`, `undo:NAME`). */
+  active: string[];
   /** Every host output so far, newest first; a host's newest output (an undo) stands. */
   settled: Chain<HostOutput>;
   /** Hosts in the order they were confirmed, newest first. */
@@ -65,7 +69,7 @@ export type RolloutEvent =
   | { type: 'RESUME' }
   | { type: 'ABORT' }
   | { type: 'SUPERSEDE' }
-  | { type: 'xstate.done.actor.*'; output: HostOutput; actorId: string };
+  | HostDone;
 
 const isFailure = (o: HostOutput) => o.result !== 'confirmed';
 
@@ -96,7 +100,7 @@ export const rolloutMachine = setup({
     events: {} as RolloutEvent,
     output: {} as RolloutOutput,
   },
-  actors: { host: hostMachine },
+  actors: { hosts: hostPool(hostMachine) },
   actions: {
     enterWave: assign(({ context }) => {
       const hosts = context.waves[context.waveIndex]?.hosts ?? [];
@@ -109,47 +113,40 @@ export const rolloutMachine = setup({
       const starting = context.pending.slice(0, free);
       for (const host of starting) {
         const resume = context.inFlight[host];
-        enqueue.spawnChild('host', {
-          id: hostActorId(host),
-          input: {
-            host,
-            wave: context.waveIndex,
-            revision: context.revision,
-            soakMs: context.soakMs,
-            soakIntervalMs: context.soakIntervalMs,
-            ...(resume ? { resumeFrom: resume.state, soakUntil: resume.soakUntil } : {}),
-          },
-        });
-        if (!resume) enqueue.sendTo(hostActorId(host), { type: 'START' });
+        const input = {
+          host,
+          wave: context.waveIndex,
+          revision: context.revision,
+          soakMs: context.soakMs,
+          soakIntervalMs: context.soakIntervalMs,
+          ...(resume ? { resumeFrom: resume.state, soakUntil: resume.soakUntil } : {}),
+        };
+        enqueue.sendTo('hosts', { type: 'RUN', id: hostActorId(host), input, start: !resume } satisfies RunHost);
       }
-      enqueue.assign({ pending: context.pending.slice(starting.length), running: context.running + starting.length });
+      enqueue.assign({ pending: context.pending.slice(starting.length), running: context.running + starting.length, active: [...context.active, ...starting.map(hostActorId)] });
     }),
     recordHost: assign(({ context, event }) => {
-      const output = (event as { output: HostOutput }).output;
+      const { output, actorId } = event as HostDone;
       return {
         settled: prepend(output, context.settled),
         running: context.running - 1,
+        active: context.active.filter((id) => id !== actorId),
         confirmed: output.result === 'confirmed' ? prepend(output.host, context.confirmed) : context.confirmed,
       };
     }),
-    // A settled host actor is dropped from `children`: kept, every later spawn and transition
-    // copies an ever larger children object (quadratic in the fleet) and holds its memory.
-    releaseHost: stopChild(({ event }) => (event as { actorId: string }).actorId),
     planUndo: assign(({ context }) => ({ undo: [...(context.resumedUndo ?? []), ...newestFirst(context.confirmed)], resumedUndo: null })),
     undoNext: enqueueActions(({ context, enqueue }) => {
       const [host, ...rest] = context.undo;
       if (!host) return;
       const wave = context.waves.findIndex((w) => w.hosts.includes(host));
-      enqueue.spawnChild('host', {
-        id: undoActorId(host),
-        input: { host, wave, revision: context.revision, soakMs: 0, soakIntervalMs: context.soakIntervalMs, resumeFrom: 'rollingBack', soakUntil: null },
-      });
-      enqueue.assign({ undo: rest, running: 1 });
+      const input = { host, wave, revision: context.revision, soakMs: 0, soakIntervalMs: context.soakIntervalMs, resumeFrom: 'rollingBack' as const, soakUntil: null };
+      enqueue.sendTo('hosts', { type: 'RUN', id: undoActorId(host), input, start: false } satisfies RunHost);
+      enqueue.assign({ undo: rest, running: 1, active: [undoActorId(host)] });
     }),
     recordUndo: assign(({ context, event }) => {
-      const output = (event as { output: HostOutput }).output;
+      const output = (event as HostDone).output;
       const reason = `undone because a later wave failed${output.reason ? `; ${output.reason}` : ''}`;
-      return { settled: prepend({ ...output, reason }, context.settled), running: 0 };
+      return { settled: prepend({ ...output, reason }, context.settled), running: 0, active: [] };
     }),
   },
   guards: {
@@ -176,6 +173,7 @@ export const rolloutMachine = setup({
     waveIndex: 0,
     pending: [],
     running: 0,
+    active: [],
     settled: chainOf(Object.values(input.settled ?? {})),
     confirmed: chainOf(input.confirmedOrder ?? Object.values(input.settled ?? {}).filter((o) => o.result === 'confirmed').map((o) => o.host)),
     undo: [],
@@ -184,6 +182,7 @@ export const rolloutMachine = setup({
     stopping: null,
     outcome: null,
   }),
+  invoke: { id: 'hosts', src: 'hosts' },
   initial: 'starting',
   output: ({ context }) => {
     const results = resultsOf(context);
@@ -203,7 +202,7 @@ export const rolloutMachine = setup({
       entry: ['enterWave', 'startHosts'],
       always: { guard: 'waveSettled', target: 'waveSettled' },
       on: {
-        'xstate.done.actor.*': { actions: ['recordHost', 'releaseHost', 'startHosts'] },
+        HOST_DONE: { actions: ['recordHost', 'startHosts'] },
       },
     },
     waveSettled: {
@@ -225,7 +224,7 @@ export const rolloutMachine = setup({
     undoing: {
       entry: ['planUndo', 'undoNext'],
       always: { guard: 'undoDone', target: 'rolledBack' },
-      on: { 'xstate.done.actor.*': { actions: ['recordUndo', 'releaseHost', 'undoNext'] } },
+      on: { HOST_DONE: { actions: ['recordUndo', 'undoNext'] } },
     },
     stopped: {
       always: [

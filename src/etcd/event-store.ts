@@ -6,6 +6,9 @@ import { EtcdStoreError } from './errors.js';
 import { EVENTS, EVENTS_HEAD, EVENTS_SNAPSHOT, eventIndexKey, eventKey, seqOfEventKey } from './keys.js';
 import { batchesWithin, MAX_TXN_OPS } from './limits.js';
 
+/** The most events one append transaction can hold: three operations each, three for the head and fence. */
+const EVENTS_PER_TXN = Math.floor((MAX_TXN_OPS - 3) / 3);
+
 export interface EtcdEventStoreOptions {
   /**
    * Appends succeed only while `key` still has this create revision: the leader key and the
@@ -78,7 +81,9 @@ export class EtcdEventStore implements EventStore {
       const head = this.cachedHead!;
       const time = new Date().toISOString();
       // Per event: put event + put index, and one compare; plus the head put and two compares.
-      const chunk = batchesWithin(pending, () => 3, (d) => 2 * JSON.stringify(d).length + 256, 3, 512)[0]!;
+      // Only the next transaction's worth is sized: sizing all that is pending on every round
+      // serialised a large batch again and again (quadratic in its length).
+      const chunk = batchesWithin(pending.slice(0, EVENTS_PER_TXN), () => 3, (d) => 2 * JSON.stringify(d).length + 256, 3, 512)[0]!;
       const events = chunk.map((d, i) => ({ ...d, seq: head.seq + i + 1, time, version: 1 }) as PalisadeEvent);
       const compare: Compare[] = [
         head.modRevision ? { key: EVENTS_HEAD, modRevision: head.modRevision } : { key: EVENTS_HEAD, absent: true },

@@ -1,6 +1,7 @@
-import { createActor, fromPromise, toPromise, type AnyActorRef, type InspectionEvent } from 'xstate';
+import { createActor, fromPromise, toPromise } from 'xstate';
 import { hostMachineWithClock, type CheckRound, type EffectInput, type PreflightResult } from '../../machines/host.js';
 import { soakRounds } from '../../machines/soak.js';
+import { hostPool } from '../../machines/host-pool.js';
 import { rolloutMachine, type RolloutEvent, type RolloutOutput } from '../../machines/rollout.js';
 import type { CheckSpec } from '../checks/check-spec.js';
 import { runChecks } from '../checks/run-checks.js';
@@ -44,7 +45,7 @@ export interface RolloutDeps {
 }
 
 export interface RolloutHandle {
-  send(event: Exclude<RolloutEvent, { type: 'xstate.done.actor.*' }>): void;
+  send(event: Exclude<RolloutEvent, { type: 'HOST_DONE' }>): void;
   /**
    * Stops at once: no host starts another step and nothing more is recorded (the event log
    * cannot record, or this process is no longer the leader); `done` rejects with `reason`.
@@ -329,9 +330,8 @@ export function startRollout(
       log.info({ event: 'HostResumed', host: name, wave, from: prior, cause }, `${name}: ${reason}`),
     );
   };
-  const record = (ref: AnyActorRef, snapshot: unknown) => {
+  const record = (id: string, snapshot: unknown) => {
     if (interrupted) return;
-    const id = ref.id;
     const snap = snapshot as {
       value: string | Record<string, unknown>;
       context: { host: string; reason: string | null; checks: CheckOutcome[]; rulesetHash: string | null; soakUntil: number | null };
@@ -371,16 +371,10 @@ export function startRollout(
     );
     if (snap.value === to && (snapshot as { status?: string }).status === 'done') deps.observer?.settled(name, to as HostResult);
   };
-  const isHostActor = (ref: unknown): ref is AnyActorRef => /^(host|undo):/.test((ref as AnyActorRef | undefined)?.id ?? '');
-  const inspect = (ev: InspectionEvent) => {
-    // xstate hands a finished child's done event to the parent (which may start the next wave)
-    // before it reports the child's final snapshot; recording the final state when the done
-    // event is relayed keeps the log in causal order: confirmed, then the next wave starts.
-    if (ev.type === '@xstate.event' && ev.event.type.startsWith('xstate.done.actor.') && isHostActor(ev.sourceRef)) record(ev.sourceRef, ev.sourceRef.getSnapshot());
-    else if (ev.type === '@xstate.snapshot' && isHostActor(ev.actorRef)) record(ev.actorRef, ev.snapshot);
-  };
-
-  const actor = createActor(rolloutMachine.provide({ actors: { host } }), {
+  // The pool shows each host's final snapshot before the rollout hears the host is done, so the
+  // log keeps causal order: confirmed, then the next wave starts.
+  const hosts = hostPool(host, { observe: record, ...(deps.clock ? { clock: deps.clock } : {}) });
+  const actor = createActor(rolloutMachine.provide({ actors: { hosts } }), {
     input: {
       revision,
       waves,
@@ -391,7 +385,6 @@ export function startRollout(
       soakIntervalMs: config.soakInterval,
       ...(resume ? { settled: resume.settled, inFlight: resume.inFlight, confirmedOrder: resume.confirmedOrder, undoing: resume.undoing } : {}),
     },
-    inspect,
     ...(deps.clock ? { clock: deps.clock } : {}),
   });
 

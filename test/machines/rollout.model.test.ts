@@ -8,7 +8,7 @@ import { rolloutMachine, type RolloutInput } from '../../machines/rollout.js';
  * Model-based tests of the rollout machine: @xstate/graph walks every reachable state of a
  * small rollout (a canary, then a wave of two, one host at a time) under every order of host
  * outcomes and operator requests. The event alphabet is derived from the snapshot — a done
- * event for each running host actor, plus PAUSE/RESUME/ABORT/SUPERSEDE — and states are
+ * event for each running host run, plus PAUSE/RESUME/ABORT/SUPERSEDE — and states are
  * serialised by what the rollout can observe, so the space stays finite.
  */
 
@@ -27,9 +27,9 @@ const input = (onFailure: RolloutInput['onFailure']): RolloutInput => ({
   soakIntervalMs: 10,
 });
 
-const running = (s: Snap) => Object.keys(s.children).sort();
+const running = (s: Snap) => [...s.context.active].sort();
 const done = (id: string, result: HostOutput['result']) => ({
-  type: `xstate.done.actor.${id}`,
+  type: 'HOST_DONE',
   actorId: id,
   output: { host: id.slice(id.indexOf(':') + 1), result, reason: result === 'confirmed' ? null : 'checks failed', checks: [] } satisfies HostOutput,
 });
@@ -57,7 +57,7 @@ const traversal = (onFailure: RolloutInput['onFailure']) => ({
   serializeState: key,
 });
 
-/** Which host actors were started along a path, in order (a new id in `children` is a start). */
+/** Which host runs were started along a path, in order (a new id in `active` is a start). */
 function startsAlong(path: { steps: { state: Snap; event: AnyEventObject }[] }): { id: string; afterEvent: string; paused: boolean; stopping: unknown }[] {
   const starts: { id: string; afterEvent: string; paused: boolean; stopping: unknown }[] = [];
   let before = new Set<string>();

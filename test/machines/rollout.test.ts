@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { createActor, fromPromise, toPromise } from 'xstate';
 import { hostMachine, type CheckRound, type EffectInput, type PreflightResult } from '../../machines/host.js';
+import { hostPool } from '../../machines/host-pool.js';
 import { rolloutMachine, type RolloutInput } from '../../machines/rollout.js';
 import { soakRounds } from '../../machines/soak.js';
 
@@ -33,7 +34,7 @@ function fleet(bad: Set<string>, unreachable = new Set<string>()) {
       }),
     },
   });
-  return { calls, machine: rolloutMachine.provide({ actors: { host } }) };
+  return { calls, machine: rolloutMachine.provide({ actors: { hosts: hostPool(host) } }) };
 }
 
 const input = (over: Partial<RolloutInput> = {}): RolloutInput => ({
@@ -105,7 +106,7 @@ describe('rollout machine', () => {
       },
     });
     const waves = [{ name: 'all', hosts: ['a', 'b', 'c', 'd', 'e'] }];
-    const out = await toPromise(createActor(rolloutMachine.provide({ actors: { host } }), { input: input({ waves, concurrency: 2 }) }).start());
+    const out = await toPromise(createActor(rolloutMachine.provide({ actors: { hosts: hostPool(host) } }), { input: input({ waves, concurrency: 2 }) }).start());
     expect(out.outcome).toBe('completed');
     expect(peak).toBe(2);
   });
@@ -196,7 +197,7 @@ describe('rollout machine', () => {
         restore: fromPromise<{ rulesetHash: string }, EffectInput>(async () => ({ rulesetHash: 'x' })),
       },
     });
-    const out = await toPromise(createActor(rolloutMachine.provide({ actors: { host } }), { input: input() }).start());
+    const out = await toPromise(createActor(rolloutMachine.provide({ actors: { hosts: hostPool(host) } }), { input: input() }).start());
     expect(out.outcome).toBe('halted');
     expect(out.results.a).toMatchObject({ result: 'rejected', reason: expect.stringMatching(/dry run.*nft: syntax error/) });
   });
