@@ -71,15 +71,20 @@ function expectGapFreeUnique(events: PalisadeEvent[]): void {
   expect(new Set(events.map((e) => e.key)).size).toBe(events.length);
 }
 
+/** Six agent hosts, a commit, a leader and a standby, and the rollout under way: some hosts confirmed, not all. */
+async function midRollout() {
+  const s = await setup(1, 6, 400);
+  const revision = await s.repo.commit(fleetPolicy(s.hosts), 'web for workers');
+  const first = await s.startReconciler();
+  const firstId = await until('a leader', () => leaderId(s.client));
+  const second = await s.startReconciler();
+  await until('two hosts confirmed', async () => [...(await statuses(s.client, s.hosts)).values()].filter((st) => st?.state === 'confirmed').length >= 2, 30_000, 20);
+  return { s, revision, first, firstId, second };
+}
+
 describe('highly available reconciler on etcd', () => {
   it('the leader is killed mid-rollout: the standby finishes it, no host applied twice, no event lost or repeated', async () => {
-    const s = await setup(1, 6, 400);
-    const revision = await s.repo.commit(fleetPolicy(s.hosts), 'web for workers');
-    const first = await s.startReconciler();
-    const firstId = await until('a leader', () => leaderId(s.client));
-    const second = await s.startReconciler();
-    // Mid-rollout: some hosts confirmed, not all.
-    await until('two hosts confirmed', async () => [...(await statuses(s.client, s.hosts)).values()].filter((st) => st?.state === 'confirmed').length >= 2, 30_000, 20);
+    const { s, revision, first, firstId, second } = await midRollout();
     await first.kill();
     const t0 = Date.now();
     const secondId = await until('the standby to lead', async () => {
@@ -105,12 +110,7 @@ describe('highly available reconciler on etcd', () => {
   }, 90_000);
 
   it('a leader frozen past its lease is deposed: on waking it stops at once, and its log holds only what the event log holds', async () => {
-    const s = await setup(1, 6, 400);
-    const revision = await s.repo.commit(fleetPolicy(s.hosts), 'web for workers');
-    const first = await s.startReconciler();
-    const firstId = await until('a leader', () => leaderId(s.client));
-    const second = await s.startReconciler();
-    await until('two hosts confirmed', async () => [...(await statuses(s.client, s.hosts)).values()].filter((st) => st?.state === 'confirmed').length >= 2, 30_000, 20);
+    const { s, revision, first, firstId, second } = await midRollout();
     // Frozen mid-rollout (a long GC pause, a stalled VM): its lease runs out and the standby leads.
     first.proc.kill('SIGSTOP');
     try {
