@@ -1,6 +1,7 @@
 import { createActor, fromCallback, type SnapshotFrom } from 'xstate';
 import type { HostOutput } from '../src/eventlog/events.js';
 import type { HostInput, hostMachine } from './host.js';
+import type { SoakClock } from './soak.js';
 
 type HostLogic = typeof hostMachine;
 
@@ -21,7 +22,7 @@ export interface HostDone {
 
 export interface HostPoolOptions {
   /** The timers host machines use (a simulated clock in tests). */
-  clock?: { setTimeout(fn: (...args: unknown[]) => void, ms: number): unknown; clearTimeout(id: unknown): void };
+  clock?: SoakClock;
   /** Every snapshot of every host run, its final one before the rollout hears it is done. */
   observe?(id: string, snapshot: SnapshotFrom<HostLogic>): void;
 }
@@ -37,7 +38,7 @@ export function hostPool(logic: HostLogic, opts: HostPoolOptions = {}) {
   return fromCallback<RunHost>(({ sendBack, receive }) => {
     const running = new Map<string, ReturnType<typeof createActor<HostLogic>>>();
     receive((run) => {
-      const actor = createActor(logic, { id: run.id, input: run.input, ...(opts.clock ? { clock: opts.clock as never } : {}) });
+      const actor = createActor(logic, { id: run.id, input: run.input, ...(opts.clock ? { clock: opts.clock } : {}) });
       running.set(run.id, actor);
       const finish = (output: HostOutput) => {
         if (!running.delete(run.id)) return;

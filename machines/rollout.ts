@@ -42,7 +42,6 @@ export interface RolloutContext extends Omit<RolloutInput, 'settled' | 'inFlight
   waveIndex: number;
   /** Hosts of the current wave not yet started. */
   pending: string[];
-  running: number;
   /** Ids of the host runs in flight (`host:NAME`, `undo:NAME`). */
   active: string[];
   /** Every host output so far, newest first; a host's newest output (an undo) stands. */
@@ -105,11 +104,11 @@ export const rolloutMachine = setup({
     enterWave: assign(({ context }) => {
       const hosts = context.waves[context.waveIndex]?.hosts ?? [];
       const results = resultsOf(context);
-      return { pending: hosts.filter((h) => !results[h]), running: 0 };
+      return { pending: hosts.filter((h) => !results[h]) };
     }),
     startHosts: enqueueActions(({ context, enqueue }) => {
       if (context.paused || context.stopping) return;
-      const free = Math.max(0, context.concurrency - context.running);
+      const free = Math.max(0, context.concurrency - context.active.length);
       const starting = context.pending.slice(0, free);
       for (const host of starting) {
         const resume = context.inFlight[host];
@@ -123,13 +122,12 @@ export const rolloutMachine = setup({
         };
         enqueue.sendTo('hosts', { type: 'RUN', id: hostActorId(host), input, start: !resume } satisfies RunHost);
       }
-      enqueue.assign({ pending: context.pending.slice(starting.length), running: context.running + starting.length, active: [...context.active, ...starting.map(hostActorId)] });
+      enqueue.assign({ pending: context.pending.slice(starting.length), active: [...context.active, ...starting.map(hostActorId)] });
     }),
     recordHost: assign(({ context, event }) => {
       const { output, actorId } = event as HostDone;
       return {
         settled: prepend(output, context.settled),
-        running: context.running - 1,
         active: context.active.filter((id) => id !== actorId),
         confirmed: output.result === 'confirmed' ? prepend(output.host, context.confirmed) : context.confirmed,
       };
@@ -141,22 +139,22 @@ export const rolloutMachine = setup({
       const wave = context.waves.findIndex((w) => w.hosts.includes(host));
       const input = { host, wave, revision: context.revision, soakMs: 0, soakIntervalMs: context.soakIntervalMs, resumeFrom: 'rollingBack' as const, soakUntil: null };
       enqueue.sendTo('hosts', { type: 'RUN', id: undoActorId(host), input, start: false } satisfies RunHost);
-      enqueue.assign({ undo: rest, running: 1, active: [undoActorId(host)] });
+      enqueue.assign({ undo: rest, active: [undoActorId(host)] });
     }),
     recordUndo: assign(({ context, event }) => {
       const output = (event as HostDone).output;
       const reason = `undone because a later wave failed${output.reason ? `; ${output.reason}` : ''}`;
-      return { settled: prepend({ ...output, reason }, context.settled), running: 0, active: [] };
+      return { settled: prepend({ ...output, reason }, context.settled), active: [] };
     }),
   },
   guards: {
-    waveSettled: ({ context }) => context.running === 0 && (context.pending.length === 0 || context.stopping !== null),
+    waveSettled: ({ context }) => context.active.length === 0 && (context.pending.length === 0 || context.stopping !== null),
     stopping: ({ context }) => context.stopping !== null,
     tooManyFailures: ({ context }) => waveFailures(context).length > budget(context),
     rollbackOnFailure: ({ context }) => context.onFailure === 'rollback' && context.confirmed !== null,
     moreWaves: ({ context }) => context.waveIndex + 1 < context.waves.length,
     paused: ({ context }) => context.paused,
-    undoDone: ({ context }) => context.running === 0 && context.undo.length === 0,
+    undoDone: ({ context }) => context.active.length === 0 && context.undo.length === 0,
     resumingUndo: ({ context }) => context.resumedUndo !== null,
   },
 }).createMachine({
@@ -172,7 +170,6 @@ export const rolloutMachine = setup({
     inFlight: input.inFlight ?? {},
     waveIndex: 0,
     pending: [],
-    running: 0,
     active: [],
     settled: chainOf(Object.values(input.settled ?? {})),
     confirmed: chainOf(input.confirmedOrder ?? Object.values(input.settled ?? {}).filter((o) => o.result === 'confirmed').map((o) => o.host)),

@@ -180,6 +180,7 @@ export function startRollout(
 
   const dryRunPassed = new Set<string>();
   type DryRun = { refusal: string | null } | { error: unknown };
+  const passed = (r: DryRun | null): r is DryRun => !!r && 'refusal' in r && r.refusal === null;
   const dryRun = (host: string): Promise<DryRun> => {
     const d = driver(host);
     if (!d.dryRun) return Promise.resolve({ refusal: null });
@@ -248,9 +249,9 @@ export function startRollout(
         const prefetched = early.get(input.host);
         early.delete(input.host);
         const checked = (prefetched ?? Promise.resolve(null))
-          .then((r) => (r && 'refusal' in r && r.refusal === null ? r : dryRun(input.host)))
+          .then((r) => (passed(r) ? r : dryRun(input.host)))
           .then((r) => {
-            if ('refusal' in r && r.refusal === null) dryRunPassed.add(input.host);
+            if (passed(r)) dryRunPassed.add(input.host);
             return r;
           });
         const [baseline, tried] = await Promise.all([withTimeout('baseline checks', config.timeouts.verify, round(input.host)), checked, snapshot]);
