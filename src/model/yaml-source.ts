@@ -1,4 +1,4 @@
-import { Document, isAlias, isMap, isPair, isScalar, isSeq, LineCounter, parseAllDocuments, Parser, type Node, type YAMLError } from 'yaml';
+import { Composer, Document, isAlias, isMap, isPair, isScalar, isSeq, LineCounter, Parser, type Node, type YAMLError } from 'yaml';
 
 /**
  * Reading YAML (and JSON, which is YAML) into resource candidates that remember their nodes, so
@@ -46,12 +46,12 @@ const pos = (lc: LineCounter, offset: number) => {
  */
 export function readYamlDocuments(text: string): { docs: Document[]; lineCounter: LineCounter; problems: YamlProblem[] } {
   const lineCounter = new LineCounter();
-  const problems = syntaxTreeProblems(text);
+  // One parse: the syntax tree is checked, then composed from the same tokens.
+  const tokens = Array.from(new Parser(lineCounter.addNewLine).parse(text));
+  const problems = syntaxTreeProblems(tokens, lineCounter);
   if (problems.length > 0) return { docs: [], lineCounter, problems };
-  const docs = parseAllDocuments(text, { lineCounter, uniqueKeys: true, merge: true, prettyErrors: false });
-  const list = Array.isArray(docs) ? docs : [];
   const good: Document[] = [];
-  for (const doc of list) {
+  for (const doc of new Composer({ uniqueKeys: true, merge: true }).compose(tokens)) {
     if (doc.errors.length === 0) good.push(doc);
     problems.push(...syntaxProblems(doc.errors, lineCounter));
   }
@@ -62,11 +62,10 @@ type CstToken = { type?: string; offset?: number; source?: string; [k: string]: 
 const COLLECTIONS = new Set(['block-map', 'block-seq', 'flow-collection']);
 const CHILDREN = ['start', 'props', 'key', 'sep', 'value', 'items', 'end'] as const;
 
-function syntaxTreeProblems(text: string): YamlProblem[] {
-  const lc = new LineCounter();
+function syntaxTreeProblems(tokens: readonly unknown[], lc: LineCounter): YamlProblem[] {
   const problems: YamlProblem[] = [];
   const stack: { token: unknown; depth: number }[] = [];
-  for (const doc of new Parser(lc.addNewLine).parse(text)) stack.push({ token: doc, depth: 0 });
+  for (const doc of tokens) stack.push({ token: doc, depth: 0 });
   while (stack.length > 0) {
     const { token, depth } = stack.pop()!;
     if (Array.isArray(token)) {
