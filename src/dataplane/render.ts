@@ -125,7 +125,9 @@ export function renderNft(program: HostProgram): string {
   }
   const extra: string[] = [];
   for (const chain of program.chains) {
-    out.push(`\tchain ${ident(chain.id)} {`, ...chain.rules.flatMap((r) => ruleLines(chain, r, extra)).map((r) => `\t\t${r}`), '\t}');
+    const rendered = chainLines(chain);
+    out.push(`\tchain ${ident(chain.id)} {`, ...rendered.lines, '\t}');
+    extra.push(...rendered.extra);
   }
   out.push(...extra, '}');
   return `${out.join('\n')}\n`;
@@ -198,6 +200,26 @@ function endpointRules(ep: EndpointProgram, stage: StageKind, direction: Directi
   for (const id of program.profiles) rules.push(`jump ${ident(id)} ${comment(`profile ${chains.get(id)?.name ?? id}`)}`);
   if (program.final === 'drop') rules.push(`drop ${comment(`${label}: no policy or profile allowed`)}`);
   return rules;
+}
+
+/**
+ * A policy's chain is the same on every host it selects (the compiler shares one rules array per
+ * policy and direction), so its lines are rendered once per chain, not once per host: for a fleet
+ * that is most of the rendering. Keyed weakly by that array, so a dropped policy frees its text.
+ */
+const renderedChains = new WeakMap<readonly CompiledRule[], Map<string, { lines: string[]; extra: string[] }>>();
+function chainLines(chain: RuleChain): { lines: string[]; extra: string[] } {
+  let byChain = renderedChains.get(chain.rules);
+  if (!byChain) renderedChains.set(chain.rules, (byChain = new Map()));
+  // Everything of the chain `ruleLines` reads besides its rules.
+  const key = [chain.id, chain.kind, chain.name, chain.direction, chain.stage].join('\0');
+  let rendered = byChain.get(key);
+  if (!rendered) {
+    const extra: string[] = [];
+    rendered = { lines: chain.rules.flatMap((r) => ruleLines(chain, r, extra)).map((r) => `\t\t${r}`), extra };
+    byChain.set(key, rendered);
+  }
+  return rendered;
 }
 
 function verdictOf(chain: RuleChain, rule: CompiledRule): string {
