@@ -196,7 +196,13 @@ export interface FleetHost {
 
 /** Hosts with the labels of their HostEndpoints, for wave selectors. */
 export function fleetOf(desired: DesiredState, hosts: readonly string[]): FleetHost[] {
-  return hosts.map((name) => ({ name, labelSets: desired.hostEndpoints.filter((h) => h.spec.node === name).map((h) => h.metadata.labels) }));
+  const byNode = new Map<string, Record<string, string>[]>();
+  for (const h of desired.hostEndpoints) {
+    const sets = byNode.get(h.spec.node);
+    if (sets) sets.push(h.metadata.labels);
+    else byNode.set(h.spec.node, [h.metadata.labels]);
+  }
+  return hosts.map((name) => ({ name, labelSets: byNode.get(name) ?? [] }));
 }
 
 /**
@@ -206,12 +212,17 @@ export function fleetOf(desired: DesiredState, hosts: readonly string[]): FleetH
  * Hosts left over after the last wave form a final `rest` wave. Empty waves are dropped.
  */
 export function resolveWaves(config: Pick<RolloutConfig, 'waves'>, fleet: readonly FleetHost[]): Wave[] {
-  const remaining = [...fleet].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  let remaining = [...fleet].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   const total = remaining.length;
   const take = (pick: (h: FleetHost) => boolean) => {
-    const taken = remaining.filter(pick);
-    for (const h of taken) remaining.splice(remaining.indexOf(h), 1);
-    return taken.map((h) => h.name);
+    const taken: string[] = [];
+    const left: FleetHost[] = [];
+    for (const h of remaining) {
+      if (pick(h)) taken.push(h.name);
+      else left.push(h);
+    }
+    remaining = left;
+    return taken;
   };
   const waves: Wave[] = config.waves.map((w, i) => {
     const name = w.name ?? `wave-${i}`;
