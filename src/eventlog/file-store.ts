@@ -352,6 +352,8 @@ class FileStore implements FileEventStore {
 
   async *iterate(since = 0): AsyncIterable<PalisadeEvent[]> {
     if (this.readOnly) await this.refresh();
+    // Nothing beyond the head: the segment is not scanned from its start just to find that out.
+    if (since >= this.headSeq) return;
     yield* this.readFrom({ seq: since, segment: this.segmentOf(since + 1), offset: 0 });
   }
 
