@@ -45,6 +45,7 @@ const etcd = await startEtcd();
 const endpoints = parseStoreUrl(etcd.localStoreUrl);
 const client = new EtcdClient(endpoints);
 const cleanups: (() => Promise<unknown> | unknown)[] = [];
+let failureContext = () => '';
 try {
   // Baseline: one put, observed through a watch, 200 times.
   const watcher = await client.client.watch().key('/bench/ping').create();
@@ -87,10 +88,9 @@ try {
   cleanups.push(() => Promise.all(reconcilers.map((r) => r.kill('SIGTERM'))));
 
   const confirmedAll = (notHash?: string) => hosts.every((h) => status.get(h)?.state === 'confirmed' && (notHash === undefined || status.get(h)?.ruleset?.hash !== notHash));
-  await until('the initial rollout', async () => confirmedAll(), Math.max(60_000, AGENTS * 150), 20).catch((e: unknown) => {
-    for (const r of reconcilers) console.error(r.output().split('\n').slice(-30).join('\n'));
-    throw e;
-  });
+  // Whatever step times out, the reconcilers' last words say why.
+  failureContext = () => reconcilers.map((r) => `reconciler ${r.proc.pid}:\n${r.output().split('\n').slice(-30).join('\n')}`).join('\n');
+  await until('the initial rollout', async () => confirmedAll(), Math.max(60_000, AGENTS * 150), 20);
   const leaderNow = () => leaders.at(-1)!;
   const leaderProcess = () => reconcilers.find((r) => leaderNow().endsWith(`:${r.proc.pid}`))!;
 
@@ -133,6 +133,9 @@ try {
   console.log(row('failover: … → next commit confirmed everywhere', failoverMs, 5000));
   console.log(`unforced leadership changes during the commits: ${unforced} (target 0)`);
   console.log(`RESULT ${JSON.stringify({ agents: AGENTS, load, baselineMs: baseline, commitMs, perHostMs: c / AGENTS, cpuPerCommitMs: { reconciler: cpu.reconciler / COMMITS, agents: cpu.agents / COMMITS }, leadMs, failoverMs, unforced })}`);
+} catch (e) {
+  console.error(failureContext());
+  throw e;
 } finally {
   for (const c of cleanups.reverse()) await c();
   client.close();

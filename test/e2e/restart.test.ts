@@ -4,8 +4,9 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { hostsFileForLab } from '../../src/cli/lab.js';
+import { EventLogError } from '../../src/eventlog/errors.js';
 import { openFileEventStore } from '../../src/eventlog/file-store.js';
 import type { PalisadeEvent } from '../../src/eventlog/events.js';
 import { driversFromHostsFile } from '../../src/hosts/drivers.js';
@@ -105,9 +106,16 @@ describe.skipIf(!pre.ok)('reconciler killed mid-wave and restarted (child proces
     lab = await labUp(FIVE_HOSTS);
   });
 
+  // Per attempt, not per file: a retried attempt must not meet the last one's reconciler holding its log.
+  afterEach(async () => {
+    for (const r of runs.splice(0)) {
+      if (r.child.exitCode === null && r.child.signalCode === null) r.child.kill('SIGKILL');
+      await r.exit;
+    }
+    for (const m of monitors.splice(0)) m.stop();
+  });
+
   afterAll(async () => {
-    for (const r of runs) if (r.child.exitCode === null && r.child.signalCode === null) r.child.kill('SIGKILL');
-    for (const m of monitors) m.stop();
     if (lab) {
       await labDown(lab);
       expect(await listLabNamespaces(lab.id)).toEqual([]);
@@ -116,9 +124,10 @@ describe.skipIf(!pre.ok)('reconciler killed mid-wave and restarted (child proces
   });
 
   it('resumes from the log, applies no host twice and honours the recorded soak deadline', { timeout: 120_000 }, async () => {
-    const repo = await TestRepo.create(path.join(work, 'repo'));
-    const state = path.join(work, 'state');
-    const hostsFile = path.join(work, 'hosts.json');
+    const attempt = await mkdtemp(path.join(work, 'attempt-'));
+    const repo = await TestRepo.create(path.join(attempt, 'repo'));
+    const state = path.join(attempt, 'state');
+    const hostsFile = path.join(attempt, 'hosts.json');
     await writeFile(hostsFile, JSON.stringify(hostsFileForLab(lab!)));
     const drivers = driversFromHostsFile(hostsFileForLab(lab!));
     const revision = await commitExactly(
@@ -136,7 +145,12 @@ describe.skipIf(!pre.ok)('reconciler killed mid-wave and restarted (child proces
 
     const readLog = async (): Promise<PalisadeEvent[]> => {
       if (!existsSync(path.join(state, 'events'))) return [];
-      const reader = await openFileEventStore(path.join(state, 'events'), { readOnly: true });
+      // The directory exists a moment before its first segment does: that is still an empty log.
+      const reader = await openFileEventStore(path.join(state, 'events'), { readOnly: true }).catch((e: unknown) => {
+        if (e instanceof EventLogError && e.code === 'EVENTLOG_READONLY') return null;
+        throw e;
+      });
+      if (!reader) return [];
       try {
         return await reader.read();
       } finally {
