@@ -1,5 +1,5 @@
 /**
- * `node --import tsx bench/etcd/agents.ts [--agents N] [--commits C] [--cpu-prof-dir DIR]`:
+ * `node --import tsx bench/etcd/agents.ts [--agents N] [--commits C] [--cpu-prof-dir DIR] [--log-dir DIR]`:
  * N in-process agents (in-memory dataplane; default 50) against one real etcd member on
  * loopback, driven by two HA reconciler processes; one wave, concurrency N, zero soak.
  *
@@ -7,15 +7,17 @@
  *   commit      Git commit → every agent's status in etcd says confirmed with the new ruleset,
  *               median of C commits (default 3)
  *   failover    leader SIGKILLed (and a commit made at once) → a standby holds the leader key,
- *               and → that commit is confirmed everywhere; lease TTL 2 s
+ *               and → that commit is confirmed everywhere; lease TTL 2 s. Twice: at rest (the
+ *               leader had recorded every rollout finished) and mid-rollout (killed as soon as
+ *               the agents confirmed a commit, its event log still behind them)
  *
  * Also: leadership changes nobody forced (target 0), and CPU time of the leading reconciler
  * process apart from this process (the agents; in the field each agent is on its own host).
- * With --cpu-prof-dir the reconcilers write a CPU profile there when they get SIGTERM.
+ * With --cpu-prof-dir the reconcilers write a CPU profile there when they get SIGTERM; with
+ * --log-dir their logs (reconciler-N.log, a file each, never a pipe) are kept there.
  * Targets (issue 16): N=50 ≤ 2 s, N=1,000 ≤ 10 s, per-host cost at 1,000 ≤ 1.5× at 50, failover ≤ 5 s.
  */
-import { readFile } from 'node:fs/promises';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import os, { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -23,10 +25,10 @@ import { AgentStatus } from '../../src/agent/protocol.js';
 import { EtcdClient, parseStoreUrl } from '../../src/etcd/client.js';
 import { HOSTS, LEADER } from '../../src/etcd/keys.js';
 import { startEtcd } from '../../test/support/etcd.js';
-import { fleetPolicy, hostNames, startCheckService, startFleetAgents, startReconcilerProcess, until, writeAgentHostsFile } from '../../test/support/fleet.js';
+import { fleetPolicy, hostNames, startCheckService, startFleetAgents, startReconcilerProcess, until, writeAgentHostsFile, type ReconcilerProcess } from '../../test/support/fleet.js';
 import { TestRepo } from '../../test/support/repo.js';
 
-const { values } = parseArgs({ options: { agents: { type: 'string', default: '50' }, commits: { type: 'string', default: '3' }, 'cpu-prof-dir': { type: 'string' } } });
+const { values } = parseArgs({ options: { agents: { type: 'string', default: '50' }, commits: { type: 'string', default: '3' }, 'cpu-prof-dir': { type: 'string' }, 'log-dir': { type: 'string' } } });
 const AGENTS = Number(values.agents);
 const COMMITS = Number(values.commits);
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
@@ -82,9 +84,17 @@ try {
   cleanups.push(() => service.close());
   const agents = await startFleetAgents(endpoints, hosts, join(dir, 'agents'));
   cleanups.push(() => Promise.all(agents.map((a) => a.stop())));
-  const reconcilers = [1, 2].map((n) =>
-    startReconcilerProcess({ storeUrl: etcd.localStoreUrl, repo: repo.dir, hostsFile, stateDir: join(dir, `r${n}`), checkPort: service.port, ...(values['cpu-prof-dir'] ? { cpuProfile: join(values['cpu-prof-dir'], `reconciler-${n}.cpuprofile`) } : {}) }),
-  );
+  const reconcilerArgs = (n: number) => ({
+    storeUrl: etcd.localStoreUrl,
+    repo: repo.dir,
+    hostsFile,
+    stateDir: join(dir, `r${n}`),
+    checkPort: service.port,
+    // A file, as the journal would be: the agents keep this process too busy to drain a pipe.
+    outputFile: join(values['log-dir'] ?? dir, `reconciler-${n}.log`),
+    ...(values['cpu-prof-dir'] ? { cpuProfile: join(values['cpu-prof-dir'], `reconciler-${n}.cpuprofile`) } : {}),
+  });
+  const reconcilers = [1, 2].map((n) => startReconcilerProcess(reconcilerArgs(n)));
   cleanups.push(() => Promise.all(reconcilers.map((r) => r.kill('SIGTERM'))));
 
   const confirmedAll = (notHash?: string) => hosts.every((h) => status.get(h)?.state === 'confirmed' && (notHash === undefined || status.get(h)?.ruleset?.hash !== notHash));
@@ -109,16 +119,33 @@ try {
   }
   const unforced = leaders.length - leadersBefore;
 
-  const victim = leaderProcess();
-  const oldLeader = leaderNow();
+  // Failover, twice: with the leader at rest (every rollout it started recorded as finished), and
+  // with the leader killed the moment the agents report the last commit confirmed — its event log
+  // still behind them, so the new leader first resumes (and settles) that rollout.
+  const finishedIn = (r: ReconcilerProcess) => (r.output().match(/"event":"RolloutFinished"/g) ?? []).length;
+  const failover = async (port: number) => {
+    const victim = leaderProcess();
+    const oldLeader = leaderNow();
+    const before = status.get(hosts[0]!)?.ruleset?.hash;
+    const t0 = performance.now();
+    await victim.kill('SIGKILL');
+    await repo.commit(fleetPolicy(hosts, port), `port ${port}`);
+    await until('the standby to lead', async () => leaderNow() !== oldLeader, 30_000, 5);
+    const leadMs = performance.now() - t0;
+    await until('the commit after failover confirmed everywhere', async () => confirmedAll(before), 120_000, 5);
+    return { leadMs, failoverMs: performance.now() - t0 };
+  };
+  const leader = leaderProcess();
+  await until('the leader to record every rollout finished', async () => finishedIn(leader) >= 1 + COMMITS, 120_000, 50);
+  const atRest = await failover(200);
+
+  const spare = startReconcilerProcess({ ...reconcilerArgs(3) });
+  reconcilers.push(spare);
+  await until('the third reconciler to stand by', async () => spare.output().includes('"event":"Standby"'), 60_000, 50);
   const before = status.get(hosts[0]!)?.ruleset?.hash;
-  const t0 = performance.now();
-  await victim.kill('SIGKILL');
-  await repo.commit(fleetPolicy(hosts, 200), 'port 200');
-  await until('the standby to lead', async () => leaderNow() !== oldLeader, 30_000, 5);
-  const leadMs = performance.now() - t0;
-  await until('the commit after failover confirmed everywhere', async () => confirmedAll(before), 120_000, 5);
-  const failoverMs = performance.now() - t0;
+  await repo.commit(fleetPolicy(hosts, 201), 'port 201');
+  await until('commit before the second failover confirmed everywhere', async () => confirmedAll(before), 120_000, 5);
+  const midRollout = await failover(202);
 
   const c = median(commitMs);
   const load = os.loadavg().map((l) => l.toFixed(2)).join(' ');
@@ -129,10 +156,12 @@ try {
   console.log(row(`commit → all ${AGENTS} confirmed (median)`, c, AGENTS <= 50 ? 2000 : AGENTS >= 1000 ? 10_000 : null));
   console.log(`${''.padEnd(44)} runs: ${commitMs.map((m) => m.toFixed(0)).join(', ')} ms; per host ${(c / AGENTS).toFixed(2)} ms`);
   console.log(`${''.padEnd(44)} CPU per commit: leading reconciler ${(cpu.reconciler / COMMITS).toFixed(0)} ms, agents (this process) ${(cpu.agents / COMMITS).toFixed(0)} ms`);
-  console.log(row('failover: leader killed → standby leads', leadMs, null));
-  console.log(row('failover: … → next commit confirmed everywhere', failoverMs, 5000));
+  console.log(row('failover at rest: leader killed → standby leads', atRest.leadMs, null));
+  console.log(row('… → next commit confirmed everywhere', atRest.failoverMs, 5000));
+  console.log(row('failover mid-rollout: → standby leads', midRollout.leadMs, null));
+  console.log(row('… → next commit confirmed everywhere', midRollout.failoverMs, 5000));
   console.log(`unforced leadership changes during the commits: ${unforced} (target 0)`);
-  console.log(`RESULT ${JSON.stringify({ agents: AGENTS, load, baselineMs: baseline, commitMs, perHostMs: c / AGENTS, cpuPerCommitMs: { reconciler: cpu.reconciler / COMMITS, agents: cpu.agents / COMMITS }, leadMs, failoverMs, unforced })}`);
+  console.log(`RESULT ${JSON.stringify({ agents: AGENTS, load, baselineMs: baseline, commitMs, perHostMs: c / AGENTS, cpuPerCommitMs: { reconciler: cpu.reconciler / COMMITS, agents: cpu.agents / COMMITS }, atRest, midRollout, unforced })}`);
 } catch (e) {
   console.error(failureContext());
   throw e;

@@ -42,8 +42,8 @@ export class EtcdBeforeSnapshots implements BeforeSnapshotStore {
     for (const it of items) if (!first.has(beforeKey(it.revision, it.host))) first.set(beforeKey(it.revision, it.host), it);
     const value = (it: (typeof items)[number]) => JSON.stringify({ snapshot: it.snapshot });
     try {
-      // One compare and one put per snapshot.
-      for (const batch of batchesWithin([...first], () => 2, ([key, it]) => key.length * 2 + Buffer.byteLength(value(it)) + 32, fenced.length, 256)) {
+      // One compare and one put per snapshot; the compares (with the fence's) are the longer list.
+      for (const batch of batchesWithin([...first], () => 1, ([key, it]) => key.length * 2 + Buffer.byteLength(value(it)) + 32, fenced.length, 256)) {
         const together =
           batch.length > 1 &&
           (await this.etcd.txn([...batch.map(([key]) => ({ key, absent: true as const })), ...fenced], batch.map(([key, it]) => ({ put: key, value: value(it) }))).then((r) => r.succeeded, () => false));

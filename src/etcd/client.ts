@@ -139,7 +139,7 @@ export class EtcdClient {
         bytes += Buffer.byteLength(op.put) + Buffer.byteLength(op.value);
       } else bytes += Buffer.byteLength('get' in op ? op.get : op.del) * 2;
     }
-    checkTxn(Math.max(success.length, failure.length) + compare.length, bytes);
+    checkTxn(Math.max(compare.length, success.length, failure.length), bytes);
     const res: ITxnResponse = await this.call(() =>
       this.client.kv.txn({ compare: compare.map(toCompare), success: success.map(toRequestOp), failure: failure.map(toRequestOp) }),
     );

@@ -6,8 +6,12 @@ import { EtcdStoreError } from './errors.js';
 import { EVENTS, EVENTS_HEAD, EVENTS_SNAPSHOT, eventIndexKey, eventKey, seqOfEventKey } from './keys.js';
 import { batchesWithin, MAX_TXN_OPS } from './limits.js';
 
-/** The most events one append transaction can hold: three operations each, three for the head and fence. */
-const EVENTS_PER_TXN = Math.floor((MAX_TXN_OPS - 3) / 3);
+/**
+ * The most events one append transaction can hold: two success ops each (event, index entry) and
+ * the head put. Compares (one per event, the head's and the fence's) are a list of their own and
+ * always the shorter one.
+ */
+const EVENTS_PER_TXN = Math.floor((MAX_TXN_OPS - 1) / 2);
 
 export interface EtcdEventStoreOptions {
   /**
@@ -80,10 +84,10 @@ export class EtcdEventStore implements EventStore {
       }
       const head = this.cachedHead!;
       const time = new Date().toISOString();
-      // Per event: put event + put index, and one compare; plus the head put and two compares.
+      // Per event: put event + put index (and one compare); plus the head put (and two compares).
       // Only the next transaction's worth is sized: sizing all that is pending on every round
       // serialised a large batch again and again (quadratic in its length).
-      const chunk = batchesWithin(pending.slice(0, EVENTS_PER_TXN), () => 3, (d) => 2 * JSON.stringify(d).length + 256, 3, 512)[0]!;
+      const chunk = batchesWithin(pending.slice(0, EVENTS_PER_TXN), () => 2, (d) => 2 * JSON.stringify(d).length + 256, 1, 512)[0]!;
       const events = chunk.map((d, i) => ({ ...d, seq: head.seq + i + 1, time, version: 1 }) as PalisadeEvent);
       const compare: Compare[] = [
         head.modRevision ? { key: EVENTS_HEAD, modRevision: head.modRevision } : { key: EVENTS_HEAD, absent: true },

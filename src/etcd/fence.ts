@@ -55,7 +55,8 @@ export function batchedFencedPuts(etcd: EtcdClient, fence: Fence | undefined): P
     queue = [];
     keys = new Set();
     if (items.length === 0) return;
-    const batches = batchesWithin(items, () => 1, (p) => p.key.length + Buffer.byteLength(p.value) + 16, fence ? 1 : 0, 256);
+    // The fence compare is a list of its own: up to 128 puts share it.
+    const batches = batchesWithin(items, () => 1, (p) => p.key.length + Buffer.byteLength(p.value) + 16, 0, 256);
     tail = tail.then(async () => {
       for (const batch of batches) await send(batch);
     });

@@ -48,13 +48,23 @@ describe('batched etcd writes', () => {
     const appended = await store.append([...drafts, ...drafts.slice(0, 10)]);
     expect(appended.map((e) => e.seq)).toEqual(Array.from({ length: 1000 }, (_, i) => i + 1));
     const calls = txn.mock.calls.map(([compare, success]) => ({ compare: compare.length, success: success.length }));
-    for (const c of calls) expect(c.compare + c.success).toBeLessThanOrEqual(MAX_TXN_OPS);
-    // Three operations per event (event, index entry, absent-compare) and a head: ~41 events per
-    // transaction, and one read of the head first.
-    expect(calls.length).toBeLessThanOrEqual(Math.ceil(1000 / 41) + 1);
+    // etcd bounds each list of a transaction, not their sum (v3.4.23 etcdserver/api/v3rpc/key.go:147).
+    for (const c of calls) expect(Math.max(c.compare, c.success)).toBeLessThanOrEqual(MAX_TXN_OPS);
+    // Two success ops per event (event, index entry) and the head: 63 events per transaction,
+    // and one read of the head first.
+    expect(calls.length).toBeLessThanOrEqual(Math.ceil(1000 / 63) + 1);
     const events = await store.read();
     expect(events.map((e) => e.seq)).toEqual(Array.from({ length: 1000 }, (_, i) => i + 1));
     expect(new Set(events.map((e) => e.key)).size).toBe(1000);
+  });
+
+  it('bounds each list of a transaction as etcd does: 128 compares with 128 puts go through, 129 of either are refused before sending', async () => {
+    const many = (n: number, tag: string) => Array.from({ length: n }, (_, i) => `/palisade/v1/test/${tag}/${i}`);
+    const res = await client.txn(many(MAX_TXN_OPS, 'c').map((key) => ({ key, absent: true as const })), many(MAX_TXN_OPS, 'p').map((put) => ({ put, value: 'x' })));
+    expect(res.succeeded).toBe(true);
+    expect((await client.list('/palisade/v1/test/p/')).kvs).toHaveLength(MAX_TXN_OPS);
+    await expect(client.txn(many(MAX_TXN_OPS + 1, 'c').map((key) => ({ key, absent: true as const })), [{ put: '/palisade/v1/test/one', value: 'x' }])).rejects.toSatisfy((e) => isEtcdStoreError(e, 'ETCD_LIMIT'));
+    await expect(client.txn([], many(MAX_TXN_OPS + 1, 'q').map((put) => ({ put, value: 'x' })))).rejects.toSatisfy((e) => isEtcdStoreError(e, 'ETCD_LIMIT'));
   });
 
   it('a leader deposed in the middle of a batch writes nothing after that: the log is a gap-free prefix and the append fails ETCD_NOT_LEADER', async () => {
@@ -83,13 +93,13 @@ describe('batched etcd writes', () => {
     for (const kv of kvs) expect(BigInt(kv.modRevision)).toBeLessThan(BigInt(deposedAt!));
   });
 
-  it('desired states put in one turn share fenced transactions (≤ 128 operations with the fence compare); each key holds its own value at the revision its put returned', async () => {
+  it('desired states put in one turn share fenced transactions (128 puts, the fence compare a list of its own); each key holds its own value at the revision its put returned', async () => {
     const fence = await lead();
     const write = batchedFencedPuts(client, fence);
     const txn = vi.spyOn(client, 'txn');
     const hosts = Array.from({ length: 300 }, (_, i) => `node-${i}`);
     const revisions = await Promise.all(hosts.map((h) => write(hostKey(h, 'desired'), JSON.stringify({ host: h }))));
-    expect(txn.mock.calls.map(([, success]) => success.length)).toEqual([127, 127, 46]);
+    expect(txn.mock.calls.map(([compare, success]) => [compare.length, success.length])).toEqual([[1, 128], [1, 128], [1, 44]]);
     for (const [i, h] of hosts.entries()) {
       const kv = (await client.get(hostKey(h, 'desired')))!;
       expect(JSON.parse(kv.value)).toEqual({ host: h });

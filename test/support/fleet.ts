@@ -116,10 +116,10 @@ export async function startCheckService(): Promise<{ port: number; close(): void
 
 export type ReconcilerProcess = CapturedProcess;
 
-/** `cpuProfile`: where the process writes its CPU profile when it gets SIGTERM. */
-export function startReconcilerProcess(args: { storeUrl: string; repo: string; hostsFile: string; stateDir: string; checkPort: number; cpuProfile?: string }): ReconcilerProcess {
+/** `cpuProfile`: where the process writes its CPU profile when it gets SIGTERM; `outputFile`: its logs go to that file, not a pipe. */
+export function startReconcilerProcess(args: { storeUrl: string; repo: string; hostsFile: string; stateDir: string; checkPort: number; cpuProfile?: string; outputFile?: string }): ReconcilerProcess {
   const env = args.cpuProfile ? { ...process.env, PALISADE_CPU_PROFILE: args.cpuProfile } : process.env;
-  return spawnCaptured(process.execPath, ['--import', 'tsx', join(import.meta.dirname, 'ha-reconciler-main.ts'), args.storeUrl, args.repo, args.hostsFile, args.stateDir, String(args.checkPort)], env);
+  return spawnCaptured(process.execPath, ['--import', 'tsx', join(import.meta.dirname, 'ha-reconciler-main.ts'), args.storeUrl, args.repo, args.hostsFile, args.stateDir, String(args.checkPort)], env, args.outputFile ? { outputFile: args.outputFile } : {});
 }
 
 export { until } from './until.js';

@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { closeSync, openSync, readFileSync } from 'node:fs';
 
 export interface CapturedProcess {
   proc: ChildProcess;
@@ -8,15 +9,23 @@ export interface CapturedProcess {
   kill(signal?: NodeJS.Signals): Promise<void>;
 }
 
-/** A child process whose output a test reads and which it may kill at any moment. */
-export function spawnCaptured(command: string, args: readonly string[], env: NodeJS.ProcessEnv = process.env): CapturedProcess {
-  const proc = spawn(command, [...args], { stdio: ['ignore', 'pipe', 'pipe'], env });
+/**
+ * A child process whose output a test reads and which it may kill at any moment. With
+ * `outputFile` its stdout and stderr go to that file instead of a pipe: a pipe the parent is too
+ * busy to drain blocks a child that logs synchronously, which a benchmark must not measure.
+ */
+export function spawnCaptured(command: string, args: readonly string[], env: NodeJS.ProcessEnv = process.env, opts: { outputFile?: string } = {}): CapturedProcess {
+  const fd = opts.outputFile ? openSync(opts.outputFile, 'a') : null;
+  const proc = spawn(command, [...args], { stdio: ['ignore', fd ?? 'pipe', fd ?? 'pipe'], env });
   let out = '';
-  proc.stdout!.setEncoding('utf8').on('data', (d: string) => (out += d));
-  proc.stderr!.setEncoding('utf8').on('data', (d: string) => (out += d));
+  if (fd !== null) closeSync(fd);
+  else {
+    proc.stdout!.setEncoding('utf8').on('data', (d: string) => (out += d));
+    proc.stderr!.setEncoding('utf8').on('data', (d: string) => (out += d));
+  }
   return {
     proc,
-    output: () => out,
+    output: () => (opts.outputFile ? readFileSync(opts.outputFile, 'utf8') : out),
     kill: async (signal: NodeJS.Signals = 'SIGKILL') => {
       if (proc.exitCode !== null || proc.signalCode !== null) return;
       const gone = new Promise((r) => proc.once('exit', r));
