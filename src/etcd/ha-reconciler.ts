@@ -9,6 +9,7 @@ import { EtcdEventStore } from './event-store.js';
 import { batchedFencedPuts } from './fence.js';
 import { HostKeyFeed } from './host-feed.js';
 import { campaign, type Fence } from './leader.js';
+import { RulesetWriter } from './rulesets.js';
 
 /** One term of leadership, handed to whoever builds the reconciler. */
 export interface LeaderTerm {
@@ -61,6 +62,7 @@ export async function runWithLeaderElection(opts: LeaderElectionOptions): Promis
       // One watch over every host's keys and batched fenced writes, for this term's agent hosts.
       const feed = new HostKeyFeed(etcd);
       const write = batchedFencedPuts(etcd, leadership.fence);
+      const rulesets = new RulesetWriter(etcd, write);
       try {
         await opts.term({
           etcd,
@@ -68,7 +70,7 @@ export async function runWithLeaderElection(opts: LeaderElectionOptions): Promis
           fence: leadership.fence,
           signal,
           lost: leadership.signal,
-          drivers: (file, checksFor) => driversFromHostsFile(file, { etcd, checksFor, fence: leadership.fence, keys: feed, write, ...(opts.confirmMs ? { confirmMs: opts.confirmMs } : {}) }),
+          drivers: (file, checksFor) => driversFromHostsFile(file, { etcd, checksFor, fence: leadership.fence, keys: feed, write, rulesets, ...(opts.confirmMs ? { confirmMs: opts.confirmMs } : {}) }),
         });
       } catch (e) {
         const err = e as { code?: string; message?: string };

@@ -1,5 +1,6 @@
 import type { EtcdClient } from './client.js';
 import { EtcdStoreError } from './errors.js';
+import type { PutWriter } from './fence.js';
 import { rulesetPartKey, rulesetPrefix, sha256 } from './keys.js';
 import { batchesWithin } from './limits.js';
 
@@ -38,6 +39,40 @@ export async function putRuleset(etcd: EtcdClient, text: string): Promise<Stored
     await etcd.txn([], batch.map((p) => ({ put: p.key, value: p.value })));
   }
   return { hash, parts: parts.length };
+}
+
+/**
+ * The leader's ruleset store for one term: each ruleset is written once however many hosts apply
+ * it, and a one-part ruleset goes through the term's batched writer, so a wave of a thousand hosts
+ * with a thousand different rulesets stores them in a few transactions instead of a thousand.
+ * The put itself is plain (content-addressed: writing equal content again changes nothing an
+ * agent reads), fenced by the writer like every leader write.
+ */
+export class RulesetWriter {
+  private readonly stored = new Map<string, Promise<StoredRuleset>>();
+
+  constructor(
+    private readonly etcd: EtcdClient,
+    private readonly write: PutWriter,
+  ) {}
+
+  /** `hash` when the caller has it (the compiler's rulesetHash is the sha256 of the text). */
+  put(text: string, hash?: string): Promise<StoredRuleset> {
+    const key = hash ?? sha256(text);
+    let done = this.stored.get(key);
+    if (!done) {
+      done = text.length <= PART_CHARS ? this.write(rulesetPartKey(key, 0), text).then(() => ({ hash: key, parts: 1 })) : putRuleset(this.etcd, text);
+      // A failed write is not remembered: the next apply tries again.
+      done.catch(() => this.stored.delete(key));
+      this.stored.set(key, done);
+    }
+    return done;
+  }
+
+  /** An agent could not use what is stored under `hash`: the next apply writes it again. */
+  forget(hash: string): void {
+    this.stored.delete(hash);
+  }
 }
 
 export async function getRuleset(etcd: EtcdClient, ref: StoredRuleset): Promise<string> {

@@ -7,7 +7,7 @@ import type { EtcdClient } from '../etcd/client.js';
 import { hostKey } from '../etcd/keys.js';
 import { fencedPut, type Fence, type PutWriter } from '../etcd/fence.js';
 import { directHostKeys, type HostKeyReader } from '../etcd/host-feed.js';
-import { putRuleset } from '../etcd/rulesets.js';
+import { putRuleset, type RulesetWriter } from '../etcd/rulesets.js';
 import type { CheckOutcome } from '../eventlog/events.js';
 import type { HostDriver, HostInterface, Ruleset } from './host-driver.js';
 
@@ -47,6 +47,8 @@ export interface AgentHostOptions {
   keys?: HostKeyReader;
   /** How desired and confirm keys are written (default: a fenced put each); the leader batches them. */
   write?: PutWriter;
+  /** How rulesets are stored (default: a transaction each); the leader's writes each once per term, batched. */
+  rulesets?: RulesetWriter;
 }
 
 /**
@@ -93,8 +95,8 @@ export class AgentHost implements HostDriver {
 
   async apply(ruleset: Ruleset): Promise<void> {
     this.lost = null;
-    const { etcd } = this.opts;
-    const ref = await putRuleset(etcd, ruleset.text);
+    const { etcd, rulesets } = this.opts;
+    const ref = rulesets ? await rulesets.put(ruleset.text, ruleset.hash) : await putRuleset(etcd, ruleset.text);
     const desiredKv = await this.keys.get(this.name, 'desired');
     const desired = desiredKv ? Desired.parse(JSON.parse(desiredKv.value)) : null;
     let generation: string;
@@ -107,7 +109,11 @@ export class AgentHost implements HostDriver {
     }
     const status = await this.answer(generation, 'apply');
     if (status.state === 'reverted') throw new AgentHostError('AGENT_REVERTED', `${this.name}: the agent reverted generation ${generation}: ${status.reason ?? 'no reason given'}`);
-    if (status.state === 'failed') throw new AgentHostError('AGENT_APPLY_FAILED', `${this.name}: ${status.reason ?? 'the agent could not apply the ruleset'}`);
+    if (status.state === 'failed') {
+      // The agent may have failed to read the stored ruleset back: the next apply writes it again.
+      rulesets?.forget(ref.hash);
+      throw new AgentHostError('AGENT_APPLY_FAILED', `${this.name}: ${status.reason ?? 'the agent could not apply the ruleset'}`);
+    }
     this.awaiting = status.state === 'pending' ? { generation, remaining: new Set(this.opts.checks().map((c) => c.name)) } : null;
     if (this.awaiting && (this.opts.autoConfirm ?? true) && this.awaiting.remaining.size === 0) await this.confirm();
   }

@@ -5,6 +5,7 @@ import type { CheckSpec } from '../checks/check-spec.js';
 import type { EtcdClient } from '../etcd/client.js';
 import type { Fence, PutWriter } from '../etcd/fence.js';
 import type { HostKeyReader } from '../etcd/host-feed.js';
+import type { RulesetWriter } from '../etcd/rulesets.js';
 import { LAB_SERVICES } from '../lab/lab.js';
 import { AgentHost } from './agent-host.js';
 import type { HostDriver } from './host-driver.js';
@@ -25,6 +26,7 @@ export interface AgentDriverContext {
   /** Shared by every agent host: one watch over all hosts' keys, and batched fenced writes. */
   keys?: HostKeyReader;
   write?: PutWriter;
+  rulesets?: RulesetWriter;
 }
 
 export const DEFAULT_CONFIRM_MS = 30_000;
@@ -58,6 +60,7 @@ function driverFor(h: HostEntry, file: HostsFile, agents: AgentDriverContext | u
         ...(agents.fence ? { fence: agents.fence } : {}),
         ...(agents.keys ? { keys: agents.keys } : {}),
         ...(agents.write ? { write: agents.write } : {}),
+        ...(agents.rulesets ? { rulesets: agents.rulesets } : {}),
       });
   }
 }

@@ -6,6 +6,7 @@ import { batchedFencedPuts } from '../../src/etcd/fence.js';
 import { HostKeyFeed } from '../../src/etcd/host-feed.js';
 import { EVENTS, hostKey, LEADER } from '../../src/etcd/keys.js';
 import { MAX_TXN_OPS } from '../../src/etcd/limits.js';
+import { getRuleset, PART_CHARS, RulesetWriter } from '../../src/etcd/rulesets.js';
 import type { EventDraft } from '../../src/eventlog/events.js';
 import { startEtcd, type EtcdCluster } from '../support/etcd.js';
 
@@ -137,5 +138,28 @@ describe('batched etcd writes', () => {
     } finally {
       await feed.close();
     }
+  });
+
+  it('rulesets of a wave are stored in a few fenced transactions, each hash once per term, and a forgotten one is written again', async () => {
+    const fence = await lead();
+    const rulesets = new RulesetWriter(client, batchedFencedPuts(client, fence));
+    const texts = Array.from({ length: 300 }, (_, i) => `table inet palisade { # node-${i}\n${'  chain c { tcp dport 80 accept }\n'.repeat(20)}}\n`);
+    const txn = vi.spyOn(client, 'txn');
+    const refs = await Promise.all([...texts, ...texts.slice(0, 50)].map((t) => rulesets.put(t)));
+    // 300 puts of ~0.7 KB: three transactions by count (128 each), none by size; the 50 repeats write nothing.
+    expect(txn.mock.calls.map(([, success]) => success.length)).toEqual([128, 128, 44]);
+    for (const [i, t] of texts.entries()) expect(await getRuleset(client, refs[i]!)).toBe(t);
+    txn.mockClear();
+    await rulesets.put(texts[0]!);
+    expect(txn).not.toHaveBeenCalled();
+    rulesets.forget(refs[0]!.hash);
+    await rulesets.put(texts[0]!);
+    expect(txn).toHaveBeenCalledTimes(1);
+    // Over one part: stored in parts, read back whole.
+    const big = 'x'.repeat(PART_CHARS + 10);
+    expect(await getRuleset(client, await rulesets.put(big))).toBe(big);
+    // A deposed leader stores nothing, and the failure is not remembered as stored.
+    await depose();
+    await expect(rulesets.put('table inet palisade { }\n')).rejects.toSatisfy((e) => isEtcdStoreError(e, 'ETCD_NOT_LEADER'));
   });
 });
