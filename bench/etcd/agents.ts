@@ -136,12 +136,12 @@ try {
     return { leadMs, failoverMs: performance.now() - t0 };
   };
   const leader = leaderProcess();
-  await until('the leader to record every rollout finished', async () => finishedIn(leader) >= 1 + COMMITS, 120_000, 50);
+  await until('the leader to record every rollout finished', async () => finishedIn(leader) >= 1 + COMMITS, 120_000, 250);
   const atRest = await failover(200);
 
-  const spare = startReconcilerProcess({ ...reconcilerArgs(3) });
+  const spare = startReconcilerProcess(reconcilerArgs(3));
   reconcilers.push(spare);
-  await until('the third reconciler to stand by', async () => spare.output().includes('"event":"Standby"'), 60_000, 50);
+  await until('the third reconciler to stand by', async () => spare.output().includes('"event":"Standby"'), 60_000, 250);
   const before = status.get(hosts[0]!)?.ruleset?.hash;
   await repo.commit(fleetPolicy(hosts, 201), 'port 201');
   await until('commit before the second failover confirmed everywhere', async () => confirmedAll(before), 120_000, 5);

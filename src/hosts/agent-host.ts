@@ -7,7 +7,7 @@ import type { EtcdClient } from '../etcd/client.js';
 import { hostKey } from '../etcd/keys.js';
 import { fencedPut, type Fence, type PutWriter } from '../etcd/fence.js';
 import { directHostKeys, type HostKeyReader } from '../etcd/host-feed.js';
-import { putRuleset, type RulesetWriter } from '../etcd/rulesets.js';
+import { RulesetWriter } from '../etcd/rulesets.js';
 import type { CheckOutcome } from '../eventlog/events.js';
 import type { HostDriver, HostInterface, Ruleset } from './host-driver.js';
 
@@ -47,7 +47,7 @@ export interface AgentHostOptions {
   keys?: HostKeyReader;
   /** How desired and confirm keys are written (default: a fenced put each); the leader batches them. */
   write?: PutWriter;
-  /** How rulesets are stored (default: a transaction each); the leader's writes each once per term, batched. */
+  /** How rulesets are stored (default: through `write`, each once per host); the leader shares one per term. */
   rulesets?: RulesetWriter;
 }
 
@@ -71,6 +71,7 @@ export class AgentHost implements HostDriver {
   private lost: string | null = null;
   private readonly keys: HostKeyReader;
   private readonly write: PutWriter;
+  private readonly rulesets: RulesetWriter;
 
   constructor(
     readonly name: string,
@@ -79,6 +80,7 @@ export class AgentHost implements HostDriver {
   ) {
     this.keys = opts.keys ?? directHostKeys(opts.etcd);
     this.write = opts.write ?? ((key, value) => fencedPut(opts.etcd, key, value, opts.fence));
+    this.rulesets = opts.rulesets ?? new RulesetWriter(opts.etcd, this.write);
   }
 
   async readInterfaces(): Promise<HostInterface[]> {
@@ -95,8 +97,7 @@ export class AgentHost implements HostDriver {
 
   async apply(ruleset: Ruleset): Promise<void> {
     this.lost = null;
-    const { etcd, rulesets } = this.opts;
-    const ref = rulesets ? await rulesets.put(ruleset.text, ruleset.hash) : await putRuleset(etcd, ruleset.text);
+    const ref = await this.rulesets.put(ruleset.text, ruleset.hash);
     const desiredKv = await this.keys.get(this.name, 'desired');
     const desired = desiredKv ? Desired.parse(JSON.parse(desiredKv.value)) : null;
     let generation: string;
@@ -111,7 +112,7 @@ export class AgentHost implements HostDriver {
     if (status.state === 'reverted') throw new AgentHostError('AGENT_REVERTED', `${this.name}: the agent reverted generation ${generation}: ${status.reason ?? 'no reason given'}`);
     if (status.state === 'failed') {
       // The agent may have failed to read the stored ruleset back: the next apply writes it again.
-      rulesets?.forget(ref.hash);
+      this.rulesets.forget(ref.hash);
       throw new AgentHostError('AGENT_APPLY_FAILED', `${this.name}: ${status.reason ?? 'the agent could not apply the ruleset'}`);
     }
     this.awaiting = status.state === 'pending' ? { generation, remaining: new Set(this.opts.checks().map((c) => c.name)) } : null;
